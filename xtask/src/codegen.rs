@@ -1,0 +1,204 @@
+//! Generates the progenitor client from the checked-in OpenAPI document.
+//!
+//! Settings, and why:
+//! - **Builder interface**: every operation becomes `client.op().param(..).body(..).send()`. Adding an optional
+//!   field or header to the spec adds a builder method instead of breaking every positional call site.
+//! - **Inner type + expected hooks** (`crate::auth::Auth`, `HooksMode::Expected`): the hand-written wrapper
+//!   implements `progenitor_client::ClientHooks` for the generated `Client`, and its `pre` hook adds the
+//!   credentials to every request in one place. Progenitor ignores `securitySchemes`, so without the hook each
+//!   call site would have to pass secrets; `Expected` turns a missing hook into a compile error instead of
+//!   requests that silently go out unauthenticated. Injecting in the hook rather than as default headers of
+//!   the `reqwest::Client` also works with a caller's own `reqwest::Client`.
+//! - **Extra derives** `schemars::JsonSchema` (the mock and contract tests validate bodies against the
+//!   generated types' schemas) and `PartialEq` (tests compare bodies as values).
+//! - Output goes through `prettyplease`, so the checked-in file reads like ordinary Rust and diffs well, and
+//!   `progenitor` is pinned to an exact version in the workspace so every machine renders the same bytes.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
+use quote::quote;
+
+/// The spec, relative to the workspace root.
+pub const SPEC_PATH: &str = "openapi/etoro-user-tokens.json";
+/// The generated client, relative to the workspace root.
+pub const GENERATED_PATH: &str = "client/src/generated.rs";
+/// The command that rewrites the generated file.
+pub const REGEN_COMMAND: &str = "cargo xtask regen";
+
+/// Everything that can go wrong while generating or checking.
+#[derive(Debug)]
+pub enum CodegenError {
+    /// A file could not be read or written.
+    Io { path: PathBuf, source: std::io::Error },
+    /// The spec is not a valid OpenAPI 3.0 document.
+    Spec { path: PathBuf, message: String },
+    /// progenitor refused the spec.
+    Generate(String),
+    /// The checked-in generated file differs from what the spec produces.
+    Drift(Drift),
+}
+
+/// Where the checked-in file and the freshly rendered one part ways.
+#[derive(Debug)]
+pub struct Drift {
+    /// The generated file that is out of date.
+    pub path: PathBuf,
+    /// The first line (1-based) that differs.
+    pub line: usize,
+    /// That line as checked in (`None` past the end of the file).
+    pub checked_in: Option<String>,
+    /// That line as the spec produces it (`None` past the end of the output).
+    pub expected: Option<String>,
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodegenError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            CodegenError::Spec { path, message } => {
+                write!(f, "{} is not a valid OpenAPI 3.0 document: {message}", path.display())
+            }
+            CodegenError::Generate(message) => write!(f, "progenitor could not generate the client: {message}"),
+            CodegenError::Drift(drift) => {
+                let show = |line: &Option<String>| match line {
+                    Some(text) => format!("| {text}"),
+                    None => "(end of file)".to_owned(),
+                };
+                write!(
+                    f,
+                    "{} is out of date with {SPEC_PATH} (first difference at line {}):\n  checked in: {}\n  \
+                     from spec:  {}\nRun `{REGEN_COMMAND}` and commit the result; never edit the generated file by hand.",
+                    drift.path.display(),
+                    drift.line,
+                    show(&drift.checked_in),
+                    show(&drift.expected),
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// Renders the client source for `spec_json` (the text of an OpenAPI 3.0 document).
+pub fn render(spec_json: &str, spec_path: &Path) -> Result<String, CodegenError> {
+    let spec: openapiv3::OpenAPI = serde_json::from_str(spec_json).map_err(|err| CodegenError::Spec {
+        path: spec_path.to_path_buf(),
+        message: err.to_string(),
+    })?;
+    if !spec.openapi.starts_with("3.0.") {
+        return Err(CodegenError::Spec {
+            path: spec_path.to_path_buf(),
+            message: format!("`openapi` is {:?}; this generator reads 3.0.x only", spec.openapi),
+        });
+    }
+
+    let mut settings = GenerationSettings::new();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_inner_type(quote!(crate::auth::Auth))
+        .with_hooks(HooksMode::Expected)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq");
+    let mut generator = Generator::new(&settings);
+    let tokens = generator
+        .generate_tokens(&spec)
+        .map_err(|err| CodegenError::Generate(err.to_string()))?;
+    let file: syn::File = syn::parse2(tokens).map_err(|err| CodegenError::Generate(err.to_string()))?;
+
+    Ok(format!(
+        "// @generated by `{REGEN_COMMAND}` from {SPEC_PATH} with progenitor {}.\n\
+         // Do not edit by hand: change the spec (or xtask/src/codegen.rs) and run `{REGEN_COMMAND}`.\n\n{}",
+        PROGENITOR_VERSION,
+        prettyplease::unparse(&file)
+    ))
+}
+
+/// The progenitor version the workspace pins (`=x.y.z` in the root `Cargo.toml`), named in the file header so a
+/// reviewer sees a generator upgrade in the diff.
+pub const PROGENITOR_VERSION: &str = "0.15.1";
+
+/// Regenerates the client under `root` (a workspace checkout). With `check`, writes nothing and fails with
+/// [`CodegenError::Drift`] when the checked-in file differs from what the spec produces.
+pub fn regen(root: &Path, check: bool) -> Result<(), CodegenError> {
+    let spec_path = root.join(SPEC_PATH);
+    let out_path = root.join(GENERATED_PATH);
+    let spec_json = read(&spec_path)?;
+    let expected = render(&spec_json, Path::new(SPEC_PATH))?;
+
+    if check {
+        // A missing file is drift too, not an I/O failure: the fix is the same command.
+        let actual = fs::read_to_string(&out_path).unwrap_or_default();
+        // Git on Windows may check the file out with CRLF; that is not drift.
+        let actual = actual.replace("\r\n", "\n");
+        match first_difference(&actual, &expected) {
+            None => Ok(()),
+            Some((line, checked_in, expected)) => Err(CodegenError::Drift(Drift {
+                path: PathBuf::from(GENERATED_PATH),
+                line,
+                checked_in,
+                expected,
+            })),
+        }
+    } else {
+        fs::write(&out_path, expected).map_err(|source| CodegenError::Io { path: out_path, source })
+    }
+}
+
+fn read(path: &Path) -> Result<String, CodegenError> {
+    fs::read_to_string(path).map_err(|source| CodegenError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The first 1-based line at which `actual` and `expected` differ, with both versions of it.
+fn first_difference(actual: &str, expected: &str) -> Option<(usize, Option<String>, Option<String>)> {
+    if actual == expected {
+        return None;
+    }
+    let mut actual_lines = actual.split('\n');
+    let mut expected_lines = expected.split('\n');
+    let mut line = 1;
+    loop {
+        match (actual_lines.next(), expected_lines.next()) {
+            (Some(a), Some(e)) if a == e => line += 1,
+            (a, e) => return Some((line, a.map(str::to_owned), e.map(str::to_owned))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drift fails a plain `cargo test`, not only CI (rust-analyzer's habit).
+    #[test]
+    fn generated_client_is_up_to_date() {
+        if let Err(err) = regen(&crate::workspace_root(), true) {
+            panic!("{err}");
+        }
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let spec = fs::read_to_string(crate::workspace_root().join(SPEC_PATH)).unwrap();
+        let first = render(&spec, Path::new(SPEC_PATH)).unwrap();
+        let second = render(&spec, Path::new(SPEC_PATH)).unwrap();
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn first_difference_names_the_line() {
+        assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+        assert_eq!(
+            first_difference("a\nx\nc", "a\nb\nc"),
+            Some((2, Some("x".into()), Some("b".into())))
+        );
+        assert_eq!(first_difference("a", "a\nb"), Some((2, None, Some("b".into()))));
+    }
+}

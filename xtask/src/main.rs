@@ -1,0 +1,43 @@
+//! `cargo xtask <task>`: the workspace's maintenance commands.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  regen           regenerate client/src/generated.rs from openapi/etoro-user-tokens.json
+  regen --check   write nothing; fail if the generated client differs from what the spec produces";
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let root = xtask::workspace_root();
+    match args.as_slice() {
+        ["regen"] => {
+            xtask::codegen::regen(&root, false).map_err(|err| err.to_string())?;
+            eprintln!("wrote {}", xtask::codegen::GENERATED_PATH);
+            Ok(())
+        }
+        ["regen", "--check"] => {
+            xtask::codegen::regen(&root, true).map_err(|err| err.to_string())?;
+            eprintln!("{} is up to date", xtask::codegen::GENERATED_PATH);
+            Ok(())
+        }
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown task {args:?}\n{USAGE}")),
+    }
+}
