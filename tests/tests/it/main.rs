@@ -1,1 +1,11 @@
-fn main() {}
+//! Integration tests of the client against real HTTP servers on 127.0.0.1.
+//!
+//! One test binary with modules (faster to link than one binary per file); `support` starts the servers.
+
+mod support;
+
+mod drift;
+mod errors;
+mod request;
+mod secrets;
+mod validation;

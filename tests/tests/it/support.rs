@@ -1,0 +1,72 @@
+//! Shared helpers: a wiremock server that fails loudly on anything unexpected, and clients pointed at it.
+
+use etoro_client::{Client, RetryPolicy};
+use uuid::Uuid;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const API_KEY: &str = "test-api-key-5f2b9c";
+pub const USER_KEY: &str = "test-user-key-8d41e0";
+pub const BEARER: &str = "test-bearer-token-c7a310";
+pub const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+pub const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
+
+/// The path the update of [`PORTFOLIO`]/[`TOKEN`] must go to.
+pub fn update_path() -> String {
+    format!("/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}")
+}
+
+pub fn portfolio() -> Uuid {
+    PORTFOLIO.parse().unwrap()
+}
+
+pub fn token() -> Uuid {
+    TOKEN.parse().unwrap()
+}
+
+/// A server on 127.0.0.1 whose catch-all answers 418 with a message, so a request no test expected shows up as
+/// a failing assertion instead of passing by accident. Tests mount their own mocks at a higher priority.
+pub async fn server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(418).set_body_string("unexpected request: no mock matched"))
+        .with_priority(u8::MAX)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A key-pair client for `server` without retries (the retry tests build their own).
+pub fn key_client(server: &MockServer) -> Client {
+    Client::builder()
+        .base_url(server.uri())
+        .api_keys(API_KEY, USER_KEY)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("valid test client")
+}
+
+/// A bearer-token client for `server` without retries.
+pub fn bearer_client(server: &MockServer) -> Client {
+    Client::builder()
+        .base_url(server.uri())
+        .bearer_token(BEARER)
+        .retry(RetryPolicy::none())
+        .build()
+        .expect("valid test client")
+}
+
+/// A client pointed at a loopback port where nothing listens: anything it sends fails as a transport error.
+pub fn unreachable_client() -> Client {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Client::builder()
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .api_keys(API_KEY, USER_KEY)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
