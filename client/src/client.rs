@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::{Auth, Credentials};
 use crate::error::{ApiError, Error, InvalidInput};
 use crate::generated::{self, types};
-use crate::hooks::{AttemptMeta, ATTEMPT};
+use crate::hooks::{AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
 use crate::retry::{self, RetryPolicy};
 use crate::update::TokenUpdate;
 
@@ -42,6 +42,7 @@ pub struct Client {
     raw: generated::Client,
     retry: RetryPolicy,
     timeout: Duration,
+    loopback: bool,
 }
 
 impl fmt::Debug for Client {
@@ -83,6 +84,11 @@ impl Client {
         }
     }
 
+    /// True when the base URL is a loopback address (a local mock or test server, not eToro).
+    pub fn targets_loopback(&self) -> bool {
+        self.loopback
+    }
+
     /// The generated client underneath, for operations the wrapper does not cover. Requests made through it
     /// still carry the credentials (the hook adds them) but get no validation or retries.
     pub fn generated(&self) -> &generated::Client {
@@ -121,13 +127,31 @@ impl<'a> UpdateCall<'a> {
         self
     }
 
-    /// Validates the input, then sends the update, retrying transient failures under the client's policy.
-    /// Every attempt carries the same `x-request-id`.
-    pub async fn send(self) -> Result<Updated, Error> {
+    /// Validates the input and builds the exact request [`UpdateCall::send`] would send, through the same
+    /// generated code and hooks, but sends nothing. Credentials show as `[REDACTED]`.
+    pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
+        let (body, request_id) = self.prepare()?;
+        DRY_RUN
+            .scope(RefCell::new(None), async move {
+                self.attempt(body, request_id, 1, self.client.timeout).await?;
+                Ok(DRY_RUN
+                    .with(|slot| slot.take())
+                    .expect("the exec hook records every dry run"))
+            })
+            .await
+    }
+
+    fn prepare(&self) -> Result<(types::UpdateUserTokenRequest, Uuid), Error> {
         check_id("agentPortfolioId", self.portfolio)?;
         check_id("userTokenId", self.token)?;
         let body = self.update.to_request(Utc::now())?;
-        let request_id = self.request_id.unwrap_or_else(Uuid::new_v4);
+        Ok((body, self.request_id.unwrap_or_else(Uuid::new_v4)))
+    }
+
+    /// Validates the input, then sends the update, retrying transient failures under the client's policy.
+    /// Every attempt carries the same `x-request-id`.
+    pub async fn send(self) -> Result<Updated, Error> {
+        let (body, request_id) = self.prepare()?;
         let policy = &self.client.retry;
         let started = Instant::now();
         let mut attempt = 0;
@@ -385,7 +409,7 @@ impl ClientBuilder {
             rule: "set api_keys(..) or bearer_token(..)".to_owned(),
         })?;
         let auth = Auth::new(&credentials)?;
-        let base_url = check_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let (base_url, loopback) = check_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return Err(config("timeout", "must be longer than zero"));
@@ -410,6 +434,7 @@ impl ClientBuilder {
             raw: generated::Client::new_with_client(&base_url, http, auth),
             retry: self.retry.unwrap_or_default(),
             timeout,
+            loopback,
         })
     }
 }
@@ -422,8 +447,8 @@ fn config(setting: &'static str, rule: &str) -> Error {
 }
 
 /// Accepts `https://` anywhere and `http://` only to loopback, and returns the URL without a trailing slash
-/// (the generated client appends paths that start with `/`).
-fn check_base_url(raw: &str) -> Result<String, Error> {
+/// (the generated client appends paths that start with `/`), and whether it is a loopback address.
+fn check_base_url(raw: &str) -> Result<(String, bool), Error> {
     let url = reqwest::Url::parse(raw).map_err(|err| config("base_url", &format!("{raw:?} is not a URL: {err}")))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(config("base_url", "must not have a query or a fragment"));
@@ -453,5 +478,5 @@ fn check_base_url(raw: &str) -> Result<String, Error> {
             ))
         }
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    Ok((url.as_str().trim_end_matches('/').to_owned(), loopback))
 }

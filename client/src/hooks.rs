@@ -25,10 +25,28 @@ pub(crate) struct AttemptMeta {
     pub(crate) location: Option<String>,
 }
 
+/// A request as it would go on the wire, with sensitive header values (the credentials) redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreparedRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// Every header, in order; the values of sensitive ones are `[REDACTED]`.
+    pub headers: Vec<(String, String)>,
+    /// The body, as sent.
+    pub body: String,
+}
+
 tokio::task_local! {
     /// Set by the wrapper around each attempt. A task-local rather than a field because one `Client` serves many
     /// concurrent calls, and progenitor's `Error::InvalidResponsePayload` carries the body but not the status.
     pub(crate) static ATTEMPT: RefCell<AttemptMeta>;
+
+    /// Set by a dry run: `exec` records the finished request here and answers 204 itself instead of sending.
+    /// Capturing at `exec`, after the generated code and the `pre` hook ran, is what makes the record exact.
+    pub(crate) static DRY_RUN: RefCell<Option<PreparedRequest>>;
 }
 
 impl ClientHooks<Auth> for GeneratedClient {
@@ -42,6 +60,13 @@ impl ClientHooks<Auth> for GeneratedClient {
     }
 
     async fn exec(&self, request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        if DRY_RUN.try_with(|_| ()).is_ok() {
+            let prepared = prepare(&request);
+            DRY_RUN.with(|slot| *slot.borrow_mut() = Some(prepared));
+            let mut answer = http::Response::new(Vec::new());
+            *answer.status_mut() = StatusCode::NO_CONTENT;
+            return Ok(reqwest::Response::from(answer));
+        }
         let response = self.client.execute(request).await?;
         let status = response.status();
         let header = |name| {
@@ -85,4 +110,28 @@ async fn capped(mut response: reqwest::Response) -> reqwest::Result<reqwest::Res
     *rebuilt.status_mut() = status;
     *rebuilt.headers_mut() = headers;
     Ok(reqwest::Response::from(rebuilt))
+}
+
+fn prepare(request: &reqwest::Request) -> PreparedRequest {
+    PreparedRequest {
+        method: request.method().to_string(),
+        url: request.url().to_string(),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let shown = if value.is_sensitive() {
+                    "[REDACTED]".to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.to_string(), shown)
+            })
+            .collect(),
+        body: request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .unwrap_or_default(),
+    }
 }

@@ -40,6 +40,6 @@ pub use client::{
 };
 pub use error::{ApiError, Error, InvalidInput};
 pub use generated::types;
-pub use hooks::MAX_ERROR_BODY;
+pub use hooks::{PreparedRequest, MAX_ERROR_BODY};
 pub use retry::RetryPolicy;
 pub use update::{Scopes, TokenUpdate};

@@ -1,0 +1,201 @@
+//! The command line, as clap sees it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+const AFTER_HELP: &str = "\
+Credentials come from the environment, never from flags:
+  ETORO_API_KEY + ETORO_USER_KEY   the key pair, or
+  ETORO_ACCESS_TOKEN               an OAuth2 bearer token.
+With both kinds set, --auth keys|bearer picks one. --mock needs none.
+
+Exit codes:
+  0  updated (every line, with --from)
+  2  invalid input or usage: nothing was sent (with --from: some line was invalid)
+  3  the API refused the request (4xx other than 429)
+  4  failure after retries (429, 5xx, network, timeout)";
+
+/// Change who may use an eToro agent-portfolio user token, from where, and until when.
+#[derive(Debug, Parser)]
+#[command(name = "etoro-token", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Update one user token (flags), or many (--from FILE.jsonl).
+    #[command(after_help = AFTER_HELP)]
+    Update(UpdateArgs),
+    /// Run a local stand-in for eToro's endpoint, with optional faults, until interrupted.
+    Mock(MockArgs),
+}
+
+/// Which credentials to use when the environment holds both kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthKind {
+    /// ETORO_API_KEY + ETORO_USER_KEY.
+    Keys,
+    /// ETORO_ACCESS_TOKEN.
+    Bearer,
+}
+
+/// `etoro-token update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The agent-portfolio that owns the token.
+    #[arg(long, value_name = "UUID", required_unless_present = "from")]
+    pub portfolio: Option<Uuid>,
+
+    /// The user token to update.
+    #[arg(long, value_name = "UUID", required_unless_present = "from")]
+    pub token: Option<Uuid>,
+
+    /// Set the token's scopes to these names (repeatable), e.g. etoro-public:trade.real:read.
+    #[arg(long = "scope", value_name = "NAME")]
+    pub scopes: Vec<String>,
+
+    /// Deprecated: set the scopes by numeric id (repeatable). Prefer --scope.
+    #[arg(long = "scope-id", value_name = "N", conflicts_with = "scopes")]
+    pub scope_ids: Vec<i32>,
+
+    /// Allow the token from this IPv4 address (repeatable); replaces the current list.
+    #[arg(long = "ip", value_name = "IPV4")]
+    pub ips: Vec<Ipv4Addr>,
+
+    /// Expire the token at this instant (RFC 3339, e.g. 2026-12-31T23:59:59Z).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub expires_at: Option<DateTime<Utc>>,
+
+    /// Expire the token this long from now (e.g. 30d, 12h, 90m).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "expires_at")]
+    pub expires_in: Option<Duration>,
+
+    /// Send this x-request-id instead of a fresh one.
+    #[arg(long, value_name = "UUID")]
+    pub request_id: Option<Uuid>,
+
+    /// Apply one update per line of this JSONL file: {"portfolio", "token", and the API's body fields}.
+    #[arg(
+        long,
+        value_name = "FILE.jsonl",
+        conflicts_with_all = ["portfolio", "token", "scopes", "scope_ids", "ips", "expires_at", "expires_in", "request_id"]
+    )]
+    pub from: Option<PathBuf>,
+
+    /// With --from: how many updates may be in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), requires = "from")]
+    pub concurrency: u16,
+
+    /// With --from: at most this many requests per minute [default: 60 against the real API (eToro's quota
+    /// per user key), unlimited against --mock or a loopback --base-url].
+    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..), requires = "from")]
+    pub rate: Option<u32>,
+
+    /// With --from: record every result here (JSONL); a re-run with the same journal skips what succeeded.
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub journal: Option<PathBuf>,
+
+    /// The API's base URL.
+    #[arg(long, env = "ETORO_BASE_URL", default_value = etoro_client::DEFAULT_BASE_URL, value_name = "URL")]
+    pub base_url: String,
+
+    /// Which credentials to use when both kinds are set in the environment.
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthKind>,
+
+    /// Give up on one attempt after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+
+    /// Make at most this many attempts per update (1 turns retries off).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub attempts: u32,
+
+    /// Print the exact HTTP request(s) that would be sent, credentials redacted, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Run against the embedded mock eToro (started in-process on 127.0.0.1); needs no credentials.
+    #[arg(long)]
+    pub mock: bool,
+}
+
+/// `etoro-token mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// Answer 404 for this agent-portfolio or token id (repeatable).
+    #[arg(long = "missing", value_name = "UUID")]
+    pub missing: Vec<Uuid>,
+
+    /// Answer every N-th request with 429 and Retry-After.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_every: Option<u32>,
+
+    /// The Retry-After of injected 429s, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub retry_after: u64,
+
+    /// Answer this share of requests (0 to 1) with 500.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
+    pub error_rate: f64,
+
+    /// Drop the connection without answering every N-th request.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reset_every: Option<u32>,
+
+    /// Wait this many milliseconds before answering.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+impl MockArgs {
+    /// The socket address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|err| format!("{err}; expected RFC 3339 such as 2026-12-31T23:59:59Z"))
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 3600.0) {
+        return Err("must be more than 0 and at most 3600 seconds".to_owned());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err("must be between 0 and 1".to_owned());
+    }
+    Ok(share)
+}

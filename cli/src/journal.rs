@@ -1,0 +1,50 @@
+//! The bulk journal: one JSON object per result, appended and handed to the OS as soon as the result is known,
+//! so killing the process loses no record of a request that completed.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+/// An open journal, and what earlier runs already did.
+pub struct Journal {
+    file: File,
+    /// Line number -> the input that was updated successfully on that line.
+    done: HashMap<u64, Value>,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` and reads which lines already succeeded. Records that do not
+    /// parse (a line cut short by a crash mid-write) are ignored: their update runs again.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        let mut done = HashMap::new();
+        if let Ok(existing) = File::open(path) {
+            for line in BufReader::new(existing).lines() {
+                let Ok(record) = serde_json::from_str::<Value>(&line?) else {
+                    continue;
+                };
+                if record["outcome"] == "updated" {
+                    if let Some(number) = record["line"].as_u64() {
+                        done.insert(number, record["input"].clone());
+                    }
+                }
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Journal { file, done })
+    }
+
+    /// True when an earlier run updated exactly this input on this line (an edited line runs again).
+    pub fn already_done(&self, line: u64, input: &Value) -> bool {
+        self.done.get(&line) == Some(input)
+    }
+
+    /// Appends one record with a single `write` call: no userspace buffer holds it back.
+    pub fn append(&mut self, record: &Value) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)
+    }
+}

@@ -1,0 +1,190 @@
+//! `etoro-token`: update eToro agent-portfolio user tokens from a terminal or a script, one at a time or in bulk
+//! from a JSONL file, against the real API or an embedded mock.
+
+mod args;
+mod bulk;
+mod credentials;
+mod journal;
+mod outcome;
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::Parser;
+use etoro_client::{Client, Credentials, RetryPolicy, TokenUpdate};
+use etoro_mock::{Faults, MockConfig, MockServer};
+
+use args::{Cli, Command, MockArgs, UpdateArgs};
+use outcome::Exit;
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with 2, the documented code for "invalid input or usage".
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return Exit::Failed.into();
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Update(args) => update(args).await.into(),
+            Command::Mock(args) => mock(args).await,
+        }
+    })
+}
+
+async fn update(args: UpdateArgs) -> Exit {
+    let (client, _mock) = match connect(&args).await {
+        Ok(connected) => connected,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Invalid;
+        }
+    };
+    match &args.from {
+        Some(path) => bulk::run(&client, path, &args).await,
+        None => single(&client, &args).await,
+    }
+}
+
+/// Builds the client: for `--mock`, against an embedded mock started on an ephemeral loopback port (kept alive
+/// by the returned handle); otherwise against `--base-url` with credentials from the environment.
+async fn connect(args: &UpdateArgs) -> Result<(Client, Option<MockServer>), String> {
+    let (base_url, credentials, mock) = if args.mock {
+        let mock = MockServer::start(([127, 0, 0, 1], 0).into(), MockConfig::default())
+            .await
+            .map_err(|err| format!("cannot start the embedded mock: {err}"))?;
+        // The mock accepts any credentials; real ones never need to leave the environment for it.
+        (
+            mock.base_url(),
+            Credentials::api_keys("mock-api-key", "mock-user-key"),
+            Some(mock),
+        )
+    } else {
+        let credentials = match credentials::from_env(args.auth, |name| std::env::var(name).ok()) {
+            Ok(credentials) => credentials,
+            // A dry run shows the request without sending it; credential headers print as [REDACTED] anyway.
+            Err(_) if args.dry_run => Credentials::api_keys("dry-run", "dry-run"),
+            Err(message) => return Err(message),
+        };
+        (args.base_url.clone(), credentials, None)
+    };
+    let mut builder = Client::builder()
+        .base_url(base_url)
+        .credentials(credentials)
+        .retry(RetryPolicy::default().max_attempts(args.attempts));
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    let client = builder.build().map_err(|err| err.to_string())?;
+    Ok((client, mock))
+}
+
+/// The update the flags describe.
+fn update_from_flags(args: &UpdateArgs) -> Result<TokenUpdate, String> {
+    let mut update = if !args.scopes.is_empty() {
+        TokenUpdate::scope_names(args.scopes.iter().cloned())
+    } else if !args.scope_ids.is_empty() {
+        eprintln!("warning: --scope-id sends the deprecated scopeIds; eToro prefers scope names (--scope)");
+        #[allow(deprecated)]
+        TokenUpdate::scope_ids(args.scope_ids.iter().copied())
+    } else {
+        TokenUpdate::new()
+    };
+    if !args.ips.is_empty() {
+        update = update.ips_whitelist(args.ips.iter().copied());
+    }
+    if let Some(at) = args.expires_at {
+        update = update.expires_at(at);
+    }
+    if let Some(after) = args.expires_in {
+        let after = chrono::Duration::from_std(after).map_err(|_| "--expires-in is too long".to_owned())?;
+        let at = Utc::now()
+            .checked_add_signed(after)
+            .ok_or_else(|| "--expires-in is too long".to_owned())?;
+        update = update.expires_at(at);
+    }
+    Ok(update)
+}
+
+async fn single(client: &Client, args: &UpdateArgs) -> Exit {
+    let (Some(portfolio), Some(token)) = (args.portfolio, args.token) else {
+        unreachable!("clap requires --portfolio and --token without --from");
+    };
+    let update = match update_from_flags(args) {
+        Ok(update) => update,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Invalid;
+        }
+    };
+    let mut call = client.update_user_token(portfolio, token, update);
+    if let Some(id) = args.request_id {
+        call = call.request_id(id);
+    }
+    if args.dry_run {
+        return match call.dry_run().await {
+            Ok(request) => {
+                bulk::print_prepared(&request, args.json);
+                Exit::Updated
+            }
+            Err(err) => report_error(&err, args.json),
+        };
+    }
+    match call.await {
+        Ok(updated) => {
+            if args.json {
+                let mut object = outcome::updated_json(&updated);
+                object["portfolio"] = serde_json::json!(portfolio);
+                object["token"] = serde_json::json!(token);
+                println!("{object}");
+            } else {
+                println!(
+                    "updated user token {token} of agent-portfolio {portfolio} (request id {})",
+                    updated.request_id
+                );
+            }
+            Exit::Updated
+        }
+        Err(err) => report_error(&err, args.json),
+    }
+}
+
+fn report_error(err: &etoro_client::Error, json: bool) -> Exit {
+    if json {
+        println!("{}", outcome::error_json(err));
+    } else {
+        eprintln!("error: {err}");
+    }
+    outcome::exit_for(err)
+}
+
+async fn mock(args: MockArgs) -> ExitCode {
+    let config = MockConfig {
+        missing: args.missing.iter().copied().collect(),
+        faults: Faults {
+            rate_limit_every: args.rate_limit_every,
+            retry_after: std::time::Duration::from_secs(args.retry_after),
+            error_rate: args.error_rate,
+            latency: std::time::Duration::from_millis(args.latency_ms),
+            reset_every: args.reset_every,
+        },
+        ..MockConfig::default()
+    };
+    let server = match MockServer::start(args.addr(), config).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: cannot listen on {}: {err}", args.addr());
+            return Exit::Failed.into();
+        }
+    };
+    println!("eToro mock listening on {} (Ctrl-C stops it)", server.base_url());
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        eprintln!("error: cannot wait for Ctrl-C: {err}");
+    }
+    eprintln!("served {} request(s)", server.request_count());
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,138 @@
+//! The record of every request that reached the server, for tests to inspect.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::reset::ResetMarker;
+
+/// The largest body the mock reads; eToro's bodies are a few hundred bytes, and this is axum's own default.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Headers whose values are secrets: kept for assertions, but never shown by `Debug`.
+const SECRET_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-user-key"];
+
+/// One request as the server received it, and the status it answered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// The HTTP method, e.g. `PATCH`.
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// Every header in arrival order, names in lower case. Values are kept verbatim, secrets included, so that
+    /// tests can check what was sent; the `Debug` output redacts them.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The status answered; 0 while the request is still being handled or when its connection was reset.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The value of the first header called `name` (case-insensitive), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for RecordedRequest {
+    // By hand so that a failing `assert_eq!` or a stray `dbg!` cannot print a credential.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let shown = if SECRET_HEADERS.iter().any(|s| n.eq_ignore_ascii_case(s)) {
+                    "<redacted>"
+                } else {
+                    v
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// The shared list of recorded requests.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Recorder {
+    fn lock(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+        // A panic elsewhere while holding the lock leaves a consistent Vec; keep recording rather than cascade.
+        self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a request on arrival and returns its index, so that its status can be filled in later.
+    fn push(&self, request: RecordedRequest) -> usize {
+        let mut requests = self.lock();
+        requests.push(request);
+        requests.len() - 1
+    }
+
+    fn set_status(&self, index: usize, status: u16) {
+        if let Some(request) = self.lock().get_mut(index) {
+            request.status = status;
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
+        self.lock().clone()
+    }
+}
+
+/// Middleware that records every request, on any route, before anything else looks at it.
+///
+/// Recording happens on arrival (not on answer) so that `request_count` already counts a request that is
+/// sleeping through the latency fault.
+pub(crate) async fn record(State(recorder): State<Arc<Recorder>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, BODY_LIMIT).await;
+    let recorded = RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.as_ref().map(|b| b.to_vec()).unwrap_or_default(),
+        status: 0,
+    };
+    let index = recorder.push(recorded);
+
+    let response = match body {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(err) => ApiError::bad_request(format!("could not read the request body: {err}")).into_response(),
+    };
+    if response.extensions().get::<ResetMarker>().is_none() {
+        recorder.set_status(index, response.status().as_u16());
+    }
+    response
+}

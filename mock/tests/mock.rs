@@ -1,0 +1,645 @@
+//! The mock, checked through real HTTP requests on loopback.
+
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use etoro_mock::{Faults, MockConfig, MockServer};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
+const REQUEST_ID: &str = "7e9a201e-089e-44b8-a998-66a08d2d2ecc";
+
+async fn start(config: MockConfig) -> MockServer {
+    MockServer::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("mock starts")
+}
+
+fn client() -> Client {
+    // No proxy: a proxy from the environment must not intercept loopback traffic.
+    Client::builder().no_proxy().build().unwrap()
+}
+
+fn url(server: &MockServer, portfolio: &str, token: &str) -> String {
+    format!(
+        "{}/api/v1/agent-portfolios/{portfolio}/user-tokens/{token}",
+        server.base_url()
+    )
+}
+
+/// A PATCH that passes every check except what the test changes afterwards (JSON body left to the caller).
+fn patch(client: &Client, server: &MockServer) -> RequestBuilder {
+    client
+        .patch(url(server, PORTFOLIO, TOKEN))
+        .header("x-api-key", "secret-api-key")
+        .header("x-user-key", "secret-user-key")
+        .header("x-request-id", REQUEST_ID)
+}
+
+/// A PATCH with a valid body.
+fn valid(client: &Client, server: &MockServer) -> RequestBuilder {
+    patch(client, server).json(&json!({ "scopeIds": [211, 212] }))
+}
+
+/// Checks status, content type and errorCode of an error answer; returns its errorMessage.
+async fn expect_error(response: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errorCode"], code, "{body}");
+    body["errorMessage"]
+        .as_str()
+        .expect("errorMessage is a string")
+        .to_owned()
+}
+
+async fn body_error(server: &MockServer, body: Value) -> (StatusCode, String, String) {
+    let response = patch(&client(), server).json(&body).send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["errorCode"].as_str().unwrap().to_owned(),
+        body["errorMessage"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn valid_update_answers_204_with_either_kind_of_auth() {
+    let server = start(MockConfig::default()).await;
+    let response = valid(&client(), &server).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let response = client()
+        .patch(url(&server, PORTFOLIO, TOKEN))
+        .bearer_auth("oauth-token")
+        .header("x-request-id", Uuid::new_v4().to_string())
+        .json(&json!({
+            "scopeNames": ["etoro-public:trade.real:read", "etoro-public:real:write"],
+            "ipsWhitelist": ["192.168.1.1", "10.0.0.1"],
+            "expiresAt": future,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_404_with_an_error_body() {
+    let server = start(MockConfig::default()).await;
+    let response = client()
+        .get(format!("{}/nowhere", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
+    assert_eq!(message, "no such route: GET /nowhere");
+
+    // The endpoint's path with another method is not a route either.
+    let response = client().put(url(&server, PORTFOLIO, TOKEN)).send().await.unwrap();
+    let message = expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
+    assert_eq!(
+        message,
+        format!("no such route: PUT /api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_needs_exactly_one_complete_kind() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    let base = || {
+        c.patch(url(&server, PORTFOLIO, TOKEN))
+            .header("x-request-id", REQUEST_ID)
+            .json(&json!({"scopeIds": [200]}))
+    };
+    let refused = [
+        base(),
+        base().header("x-api-key", "a"),
+        base().header("x-user-key", "u"),
+        base().header("x-api-key", "").header("x-user-key", "u"),
+        base().bearer_auth(""),
+        base().basic_auth("user", Some("password")),
+        base()
+            .header("x-api-key", "a")
+            .header("x-user-key", "u")
+            .bearer_auth("t"),
+    ];
+    for request in refused {
+        let message = expect_error(request.send().await.unwrap(), StatusCode::UNAUTHORIZED, "Unauthorized").await;
+        assert_eq!(message, "Unauthorized");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn checks_run_in_order() {
+    let server = start(MockConfig::default()).await;
+    // No auth, no request id, bad ids, bad body: auth is reported first.
+    let response = client()
+        .patch(url(&server, "x", "y"))
+        .body("nonsense")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::UNAUTHORIZED, "Unauthorized").await;
+    // Then the request id, before the path ids.
+    let response = client()
+        .patch(url(&server, "x", "y"))
+        .bearer_auth("t")
+        .body("nonsense")
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert_eq!(message, "x-request-id must be a UUID");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_id_must_be_a_uuid() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    let base = || {
+        c.patch(url(&server, PORTFOLIO, TOKEN))
+            .header("x-api-key", "a")
+            .header("x-user-key", "u")
+            .json(&json!({"scopeIds": [200]}))
+    };
+    for request in [
+        base(),
+        base().header("x-request-id", "not-a-uuid"),
+        base().header("x-request-id", ""),
+    ] {
+        let message = expect_error(request.send().await.unwrap(), StatusCode::BAD_REQUEST, "BadRequest").await;
+        assert_eq!(message, "x-request-id must be a UUID");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn path_ids_must_be_uuids() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    for (portfolio, token, named) in [("nope", TOKEN, "agentPortfolioId"), (PORTFOLIO, "12345", "userTokenId")] {
+        let response = c
+            .patch(url(&server, portfolio, token))
+            .header("x-api-key", "a")
+            .header("x-user-key", "u")
+            .header("x-request-id", REQUEST_ID)
+            .json(&json!({"scopeIds": [200]}))
+            .send()
+            .await
+            .unwrap();
+        let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+        assert!(message.contains(named), "{message}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn body_must_be_json_of_the_request_type() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+
+    // A JSON body without the JSON content type.
+    let response = patch(&c, &server).body(r#"{"scopeIds":[200]}"#).send().await.unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert!(message.contains("Content-Type"), "{message}");
+
+    // A parameter on the content type is fine.
+    let response = patch(&c, &server)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"scopeIds":[200]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    for (body, mentions) in [
+        (json!({"scopeIds": [200], "extra": 1}), "unknown field"),
+        (json!({"ipsWhitelist": ["300.1.1.1"]}), "invalid IPv4"),
+        (json!({"ipsWhitelist": ["::1"]}), "invalid IPv4"),
+        (json!({"expiresAt": "tomorrow"}), "input"),
+        (json!({"scopeNames": ["etoro-public: trade"]}), "pattern"),
+        (json!({"scopeNames": [""]}), "shorter than 1"),
+        (json!({"scopeIds": ["200"]}), "invalid type"),
+    ] {
+        let (status, code, message) = body_error(&server, body.clone()).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "BadRequest"),
+            "{body}"
+        );
+        assert!(message.contains(mentions), "{body}: {message}");
+    }
+
+    let response = patch(&c, &server)
+        .header("content-type", "application/json")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_rules() {
+    let server = start(MockConfig::default()).await;
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let cases = [
+        (json!({}), "NoChangesDetected", "At least one field must be provided"),
+        (
+            json!({"scopeIds": null}),
+            "NoChangesDetected",
+            "At least one field must be provided",
+        ),
+        (
+            json!({"scopeIds": [200], "scopeNames": ["etoro-public:real:read"]}),
+            "BadRequest",
+            "Provide either scopeNames or scopeIds, not both",
+        ),
+        (json!({"scopeIds": []}), "BadRequest", "scopeIds must not be empty"),
+        (json!({"scopeNames": []}), "BadRequest", "scopeNames must not be empty"),
+        (
+            json!({"ipsWhitelist": []}),
+            "BadRequest",
+            "ipsWhitelist must not be empty",
+        ),
+        (
+            json!({"scopeIds": [200, 200]}),
+            "BadRequest",
+            "scopeIds must not contain duplicates",
+        ),
+        (
+            json!({"scopeNames": ["etoro-public:real:read", "etoro-public:real:read"]}),
+            "BadRequest",
+            "scopeNames must not contain duplicates",
+        ),
+        (
+            json!({"ipsWhitelist": ["1.2.3.4", "1.2.3.4"]}),
+            "BadRequest",
+            "ipsWhitelist must not contain duplicates",
+        ),
+        (
+            json!({"scopeIds": [200, 999]}),
+            "ScopeIdNotAllowed",
+            "ScopeIds contains values not in the allowed set",
+        ),
+        (
+            json!({"scopeNames": ["etoro-public:everything"]}),
+            "ScopeNameNotAllowed",
+            "ScopeNames contains values not in the allowed set",
+        ),
+        (
+            json!({"expiresAt": past}),
+            "BadRequest",
+            "expiresAt must be in the future",
+        ),
+    ];
+    for (body, code, message) in cases {
+        let got = body_error(&server, body.clone()).await;
+        assert_eq!(
+            got,
+            (StatusCode::BAD_REQUEST, code.to_owned(), message.to_owned()),
+            "{body}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn allowed_scopes_come_from_the_config() {
+    let config = MockConfig {
+        allowed_scope_ids: [7].into_iter().collect(),
+        allowed_scope_names: vec!["custom:scope".to_owned()],
+        ..MockConfig::default()
+    };
+    let server = start(config).await;
+    assert_eq!(
+        body_error(&server, json!({"scopeIds": [200]})).await.1,
+        "ScopeIdNotAllowed"
+    );
+    let c = client();
+    for body in [json!({"scopeIds": [7]}), json!({"scopeNames": ["custom:scope"]})] {
+        assert_eq!(
+            patch(&c, &server).json(&body).send().await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_ids_answer_404() {
+    let gone_portfolio = Uuid::new_v4();
+    let gone_token = Uuid::new_v4();
+    let config = MockConfig {
+        missing: [gone_portfolio, gone_token].into_iter().collect(),
+        ..MockConfig::default()
+    };
+    let server = start(config).await;
+    let c = client();
+    for (portfolio, token, expected) in [
+        (
+            gone_portfolio.to_string(),
+            TOKEN.to_owned(),
+            "Agent-portfolio not found",
+        ),
+        (PORTFOLIO.to_owned(), gone_token.to_string(), "User token not found"),
+        (
+            gone_portfolio.to_string(),
+            gone_token.to_string(),
+            "Agent-portfolio not found",
+        ),
+    ] {
+        let response = c
+            .patch(url(&server, &portfolio, &token))
+            .bearer_auth("t")
+            .header("x-request-id", REQUEST_ID)
+            .json(&json!({"scopeIds": [200]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            expect_error(response, StatusCode::NOT_FOUND, "NotFound").await,
+            expected
+        );
+    }
+    // An invalid body is reported before a missing id.
+    let response = c
+        .patch(url(&server, &gone_portfolio.to_string(), TOKEN))
+        .bearer_auth("t")
+        .header("x-request-id", REQUEST_ID)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::BAD_REQUEST, "NoChangesDetected").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_every_nth_with_retry_after() {
+    let faults = Faults {
+        rate_limit_every: Some(2),
+        retry_after: Duration::from_secs(3),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = valid(&c, &server).send().await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(response.headers()["retry-after"], "3");
+            let message = expect_error(response, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").await;
+            assert_eq!(message, "Too many requests");
+        }
+    }
+    assert_eq!(statuses, [204, 429, 204, 429]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_come_before_auth() {
+    let faults = Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let message = expect_error(
+        valid(&c, &server).send().await.unwrap(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UnhandledException",
+    )
+    .await;
+    assert_eq!(message, "Global Error");
+    // Even an unauthenticated request gets the fault: the server is failing, not checking.
+    let response = c.patch(url(&server, PORTFOLIO, TOKEN)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_every_nth_is_a_transport_error() {
+    let faults = Faults {
+        reset_every: Some(2),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    assert_eq!(
+        valid(&c, &server).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    // The second request reuses the pooled connection, which the server then drops.
+    let err = valid(&c, &server).send().await.expect_err("the connection is dropped");
+    assert!(err.status().is_none() && err.is_request(), "{err:?}");
+    // The client recovers on a new connection.
+    assert_eq!(
+        valid(&c, &server).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [204, 0, 204], "a reset request is recorded with status 0");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_of_an_embedded_router_is_a_transport_error_too() {
+    let faults = Faults {
+        reset_every: Some(1),
+        ..Faults::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            etoro_mock::router(MockConfig {
+                faults,
+                ..MockConfig::default()
+            }),
+        )
+        .into_future(),
+    );
+    let response = client()
+        .patch(format!(
+            "http://{addr}/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}"
+        ))
+        .bearer_auth("t")
+        .header("x-request-id", REQUEST_ID)
+        .json(&json!({"scopeIds": [200]}))
+        .send()
+        .await;
+    // Either the head never arrives, or the body breaks off: never a complete answer.
+    match response {
+        Err(err) => assert!(err.status().is_none(), "{err:?}"),
+        Ok(response) => assert!(response.bytes().await.is_err()),
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn latency_delays_every_answer() {
+    let faults = Faults {
+        latency: Duration::from_millis(200),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let started = Instant::now();
+    assert_eq!(
+        valid(&c, &server).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_does_not_serialise_requests() {
+    let faults = Faults {
+        latency: Duration::from_millis(300),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let started = Instant::now();
+    let (a, b) = tokio::join!(valid(&c, &server).send(), valid(&c, &server).send());
+    assert_eq!(
+        (a.unwrap().status(), b.unwrap().status()),
+        (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn records_every_request() {
+    let server = start(MockConfig::default()).await;
+    assert_eq!(server.request_count(), 0);
+    let c = client();
+    valid(&c, &server).send().await.unwrap();
+    c.get(format!("{}/health", server.base_url())).send().await.unwrap();
+    c.patch(url(&server, PORTFOLIO, TOKEN)).send().await.unwrap();
+    assert_eq!(server.request_count(), 3);
+
+    let requests = server.requests();
+    let first = &requests[0];
+    assert_eq!(first.method, "PATCH");
+    assert_eq!(
+        first.path,
+        format!("/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}")
+    );
+    assert_eq!(first.header("X-Request-Id"), Some(REQUEST_ID));
+    assert_eq!(first.header("x-api-key"), Some("secret-api-key"));
+    assert_eq!(first.header("x-user-key"), Some("secret-user-key"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&first.body).unwrap(),
+        json!({"scopeIds": [211, 212]})
+    );
+    assert_eq!(first.status, 204);
+    assert_eq!(
+        (
+            requests[1].method.as_str(),
+            requests[1].path.as_str(),
+            requests[1].status
+        ),
+        ("GET", "/health", 404)
+    );
+    assert_eq!(requests[2].status, 401);
+
+    // Secrets stay out of Debug output.
+    let shown = format!("{first:?}");
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(shown.contains(REQUEST_ID));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_count_includes_requests_still_waiting() {
+    let faults = Faults {
+        latency: Duration::from_millis(300),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let pending = tokio::spawn(valid(&c, &server).send());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.request_count() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.request_count(), 1);
+    assert_eq!(server.requests()[0].status, 0, "not answered yet");
+    assert_eq!(pending.await.unwrap().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.requests()[0].status, 204);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let server = start(MockConfig::default()).await;
+    let base_url = server.base_url();
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+    assert_eq!(
+        server.addr().port(),
+        base_url.rsplit(':').next().unwrap().parse::<u16>().unwrap()
+    );
+    let c = client();
+    valid(&c, &server).send().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server.shutdown())
+        .await
+        .expect("shutdown is prompt");
+    let err = c
+        .get(format!("{base_url}/"))
+        .send()
+        .await
+        .expect_err("nothing listens any more");
+    assert!(err.is_connect() || err.is_request(), "{err:?}");
+}
