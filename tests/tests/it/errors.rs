@@ -13,7 +13,11 @@ use crate::support::*;
 /// The error answers eToro documents for this endpoint.
 const DOCUMENTED: [(u16, &str, &str); 6] = [
     (400, "NoChangesDetected", "At least one field must be provided"),
-    (400, "ScopeIdNotAllowed", "ScopeIds contains values not in the allowed set"),
+    (
+        400,
+        "ScopeIdNotAllowed",
+        "ScopeIds contains values not in the allowed set",
+    ),
     (401, "Unauthorized", "Unauthorized"),
     (404, "NotFound", "User token not found"),
     (429, "TooManyRequests", "Too many requests"),
@@ -33,7 +37,11 @@ async fn documented_errors_map_to_api_errors() {
             .await;
 
         let err = key_client(&server)
-            .update_user_token(portfolio(), token(), TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]))
+            .update_user_token(
+                portfolio(),
+                token(),
+                TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+            )
             .await
             .unwrap_err();
 
@@ -58,7 +66,10 @@ async fn documented_errors_map_to_api_errors() {
         assert_eq!(err.is_retryable(), status == 429 || status == 500);
         assert!(!err.is_invalid_input());
         let shown = err.to_string();
-        assert!(shown.contains(code) && shown.contains(message) && shown.contains(&sent.to_string()), "{shown}");
+        assert!(
+            shown.contains(code) && shown.contains(message) && shown.contains(&sent.to_string()),
+            "{shown}"
+        );
     }
 }
 
@@ -71,14 +82,22 @@ async fn an_error_body_that_is_not_json_keeps_its_status_and_a_snippet() {
         .await;
 
     let err = key_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]))
+        .update_user_token(
+            portfolio(),
+            token(),
+            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+        )
         .await
         .unwrap_err();
 
     let Error::Api(api) = &err else { panic!("{err:?}") };
     assert_eq!(api.status.as_u16(), 500);
     assert_eq!(api.error_code, None);
-    assert!(api.body_snippet.as_deref().unwrap().contains("Bad gateway at the proxy"));
+    assert!(api
+        .body_snippet
+        .as_deref()
+        .unwrap()
+        .contains("Bad gateway at the proxy"));
 }
 
 #[tokio::test]

@@ -53,12 +53,19 @@ async fn key_pair_update_sends_the_documented_request() {
     assert_eq!(request.url.query(), None);
     assert_eq!(header(&request, "x-api-key"), Some(API_KEY));
     assert_eq!(header(&request, "x-user-key"), Some(USER_KEY));
-    assert_eq!(header(&request, "authorization"), None, "never both kinds of credentials");
+    assert_eq!(
+        header(&request, "authorization"),
+        None,
+        "never both kinds of credentials"
+    );
     assert_eq!(header(&request, "content-type"), Some("application/json"));
     assert_eq!(header(&request, "user-agent"), Some(DEFAULT_USER_AGENT));
     let request_id: Uuid = header(&request, "x-request-id").unwrap().parse().unwrap();
     assert_eq!(request_id.get_version_num(), 4, "a fresh UUID v4");
-    assert_eq!(updated.request_id, request_id, "the success value carries the id that was sent");
+    assert_eq!(
+        updated.request_id, request_id,
+        "the success value carries the id that was sent"
+    );
     assert_eq!(updated.attempts, 1);
     assert_eq!(updated.status.as_u16(), 204);
     assert_eq!(
@@ -82,7 +89,10 @@ async fn bearer_update_sends_only_the_authorization_header() {
         .unwrap();
 
     let request = only_request(&server).await;
-    assert_eq!(header(&request, "authorization"), Some(format!("Bearer {BEARER}").as_str()));
+    assert_eq!(
+        header(&request, "authorization"),
+        Some(format!("Bearer {BEARER}").as_str())
+    );
     assert_eq!(header(&request, "x-api-key"), None);
     assert_eq!(header(&request, "x-user-key"), None);
     assert_eq!(
@@ -113,14 +123,21 @@ async fn callers_request_id_is_sent_and_returned() {
     let mine = Uuid::parse_str("7e9a201e-089e-44b8-a998-66a08d2d2ecc").unwrap();
 
     let updated = key_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]))
+        .update_user_token(
+            portfolio(),
+            token(),
+            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+        )
         .request_id(mine)
         .send()
         .await
         .unwrap();
 
     assert_eq!(updated.request_id, mine);
-    assert_eq!(header(&only_request(&server).await, "x-request-id"), Some(mine.to_string().as_str()));
+    assert_eq!(
+        header(&only_request(&server).await, "x-request-id"),
+        Some(mine.to_string().as_str())
+    );
 }
 
 #[tokio::test]
@@ -134,7 +151,10 @@ async fn each_call_gets_its_own_request_id() {
     let client = key_client(&server);
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
 
-    let first = client.update_user_token(portfolio(), token(), update.clone()).await.unwrap();
+    let first = client
+        .update_user_token(portfolio(), token(), update.clone())
+        .await
+        .unwrap();
     let second = client.update_user_token(portfolio(), token(), update).await.unwrap();
 
     assert_ne!(first.request_id, second.request_id);
@@ -161,5 +181,8 @@ async fn custom_user_agent_and_base_path_are_used() {
         .await
         .unwrap();
 
-    assert_eq!(header(&only_request(&server).await, "user-agent"), Some("ops-script/2.1"));
+    assert_eq!(
+        header(&only_request(&server).await, "user-agent"),
+        Some("ops-script/2.1")
+    );
 }

@@ -26,7 +26,9 @@ fn debug_output_never_shows_credentials() {
     assert_no_secret("Auth", &format!("{auth:?}"));
     assert_no_secret("Auth", &format!("{:?}", Auth::new(&bearer).unwrap()));
 
-    let builder = Client::builder().base_url("http://127.0.0.1:1").api_keys(API_KEY, USER_KEY);
+    let builder = Client::builder()
+        .base_url("http://127.0.0.1:1")
+        .api_keys(API_KEY, USER_KEY);
     assert_no_secret("ClientBuilder", &format!("{builder:?}"));
     let client = builder.build().unwrap();
     assert_no_secret("Client", &format!("{client:?} {client:#?}"));
@@ -43,7 +45,10 @@ fn configuration_errors_name_the_header_not_the_value() {
     let secret = "sk-live-\r\nsecret-material";
     let err = Client::builder().api_keys(secret, USER_KEY).build().unwrap_err();
     let shown = format!("{err} {err:?}");
-    assert!(!shown.contains("sk-live") && !shown.contains("secret-material"), "{shown}");
+    assert!(
+        !shown.contains("sk-live") && !shown.contains("secret-material"),
+        "{shown}"
+    );
     assert!(shown.contains("x-api-key"), "{shown}");
 }
 
@@ -52,13 +57,17 @@ async fn api_and_transport_errors_never_show_credentials() {
     let server = server().await;
     Mock::given(method("PATCH"))
         .respond_with(
-            ResponseTemplate::new(401).set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
+            ResponseTemplate::new(401)
+                .set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
         )
         .mount(&server)
         .await;
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
     for client in [key_client(&server), bearer_client(&server), unreachable_client()] {
-        let err = client.update_user_token(portfolio(), token(), update.clone()).await.unwrap_err();
+        let err = client
+            .update_user_token(portfolio(), token(), update.clone())
+            .await
+            .unwrap_err();
         assert_no_secret("Error", &format!("{err} {err:?}"));
     }
 }

@@ -13,18 +13,54 @@ fn invalid_updates() -> Vec<(&'static str, TokenUpdate, &'static str)> {
     let ip = Ipv4Addr::new(203, 0, 113, 7);
     vec![
         ("no field", TokenUpdate::new(), "update"),
-        ("empty scope names", TokenUpdate::scope_names(Vec::<String>::new()), "scopeNames"),
+        (
+            "empty scope names",
+            TokenUpdate::scope_names(Vec::<String>::new()),
+            "scopeNames",
+        ),
         ("empty scope ids", TokenUpdate::scope_ids([]), "scopeIds"),
         ("empty IP list", TokenUpdate::new().ips_whitelist([]), "ipsWhitelist"),
-        ("empty scope name", TokenUpdate::scope_names(["etoro-public:real:read", ""]), "scopeNames[1]"),
-        ("space in name", TokenUpdate::scope_names(["etoro-public: real:read"]), "scopeNames[0]"),
-        ("tab in name", TokenUpdate::scope_names(["etoro-public:real:read\t"]), "scopeNames[0]"),
-        ("control char", TokenUpdate::scope_names(["etoro\u{7}public"]), "scopeNames[0]"),
-        ("newline", TokenUpdate::scope_names(["a\r\nx-api-key: stolen"]), "scopeNames[0]"),
-        ("duplicate name", TokenUpdate::scope_names(["a:b", "c:d", "a:b"]), "scopeNames[2]"),
+        (
+            "empty scope name",
+            TokenUpdate::scope_names(["etoro-public:real:read", ""]),
+            "scopeNames[1]",
+        ),
+        (
+            "space in name",
+            TokenUpdate::scope_names(["etoro-public: real:read"]),
+            "scopeNames[0]",
+        ),
+        (
+            "tab in name",
+            TokenUpdate::scope_names(["etoro-public:real:read\t"]),
+            "scopeNames[0]",
+        ),
+        (
+            "control char",
+            TokenUpdate::scope_names(["etoro\u{7}public"]),
+            "scopeNames[0]",
+        ),
+        (
+            "newline",
+            TokenUpdate::scope_names(["a\r\nx-api-key: stolen"]),
+            "scopeNames[0]",
+        ),
+        (
+            "duplicate name",
+            TokenUpdate::scope_names(["a:b", "c:d", "a:b"]),
+            "scopeNames[2]",
+        ),
         ("duplicate id", TokenUpdate::scope_ids([200, 200]), "scopeIds[1]"),
-        ("duplicate IP", TokenUpdate::new().ips_whitelist([ip, ip]), "ipsWhitelist[1]"),
-        ("expired", TokenUpdate::new().expires_at(Utc::now() - Duration::minutes(1)), "expiresAt"),
+        (
+            "duplicate IP",
+            TokenUpdate::new().ips_whitelist([ip, ip]),
+            "ipsWhitelist[1]",
+        ),
+        (
+            "expired",
+            TokenUpdate::new().expires_at(Utc::now() - Duration::minutes(1)),
+            "expiresAt",
+        ),
         ("expiring now", TokenUpdate::new().expires_at(Utc::now()), "expiresAt"),
     ]
 }
@@ -35,17 +71,27 @@ async fn invalid_updates_are_refused_and_nothing_is_sent() {
     let client = key_client(&server);
 
     for (case, update, field) in invalid_updates() {
-        let err = client.update_user_token(portfolio(), token(), update).await.unwrap_err();
+        let err = client
+            .update_user_token(portfolio(), token(), update)
+            .await
+            .unwrap_err();
         let Error::InvalidInput(invalid) = &err else {
             panic!("{case}: expected InvalidInput, got {err:?}")
         };
         assert_eq!(invalid.field, field, "{case}");
         assert!(!invalid.rule.is_empty(), "{case}");
-        assert!(err.to_string().contains(field) && err.to_string().contains("nothing was sent"), "{err}");
+        assert!(
+            err.to_string().contains(field) && err.to_string().contains("nothing was sent"),
+            "{err}"
+        );
         assert!(err.is_invalid_input());
         assert_eq!(err.request_id(), None);
     }
-    assert_eq!(server.received_requests().await.unwrap().len(), 0, "no request may reach the server");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        0,
+        "no request may reach the server"
+    );
 }
 
 #[tokio::test]
@@ -54,10 +100,22 @@ async fn nil_ids_are_refused_and_nothing_is_sent() {
     let client = key_client(&server);
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
 
-    let err = client.update_user_token(Uuid::nil(), token(), update.clone()).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidInput(i) if i.field == "agentPortfolioId"), "{err:?}");
-    let err = client.update_user_token(portfolio(), Uuid::nil(), update).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidInput(i) if i.field == "userTokenId"), "{err:?}");
+    let err = client
+        .update_user_token(Uuid::nil(), token(), update.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(i) if i.field == "agentPortfolioId"),
+        "{err:?}"
+    );
+    let err = client
+        .update_user_token(portfolio(), Uuid::nil(), update)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(i) if i.field == "userTokenId"),
+        "{err:?}"
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 0);
 }
 
@@ -82,7 +140,10 @@ fn scope_kind_is_fixed_when_the_update_is_made() {
 #[test]
 fn any_well_formed_scope_name_is_accepted() {
     let update = TokenUpdate::scope_names(["etoro-public:something.new:read"]);
-    assert!(update.validate(Utc::now()).is_ok(), "the server, not the client, decides which names exist");
+    assert!(
+        update.validate(Utc::now()).is_ok(),
+        "the server, not the client, decides which names exist"
+    );
 }
 
 fn build_err(builder: etoro_client::ClientBuilder) -> (String, &'static str) {
