@@ -1,0 +1,324 @@
+//! The `etoro-token` binary, run as a user would, against mock servers on 127.0.0.1.
+
+use std::collections::HashSet;
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use etoro_mock::{Faults, MockConfig, MockServer};
+use serde_json::Value;
+
+const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
+const API_KEY: &str = "cli-test-api-key-71c2";
+const USER_KEY: &str = "cli-test-user-key-0be9";
+
+/// The binary with a clean environment holding test credentials.
+fn etoro_token() -> Command {
+    let mut cmd = Command::cargo_bin("etoro-token").unwrap();
+    cmd.env_clear()
+        .env("ETORO_API_KEY", API_KEY)
+        .env("ETORO_USER_KEY", USER_KEY)
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// `update` against `server`, for the test token, plus `extra` flags.
+fn update(server: &MockServer, extra: &[&str]) -> Command {
+    let mut cmd = etoro_token();
+    cmd.args([
+        "update",
+        "--base-url",
+        &server.base_url(),
+        "--portfolio",
+        PORTFOLIO,
+        "--token",
+        TOKEN,
+    ])
+    .args(extra);
+    cmd
+}
+
+async fn mock(config: MockConfig) -> MockServer {
+    MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_no_secret(output: &Output) {
+    for text in [stdout(output), stderr(output)] {
+        assert!(
+            !text.contains(API_KEY) && !text.contains(USER_KEY),
+            "secret in output: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_command_updates_against_the_embedded_mock() {
+    let output = Command::cargo_bin("etoro-token")
+        .unwrap()
+        .env_clear()
+        .args(["update", "--mock", "--portfolio", PORTFOLIO, "--token", TOKEN])
+        .args([
+            "--scope",
+            "etoro-public:real:read",
+            "--ip",
+            "203.0.113.7",
+            "--expires-in",
+            "30d",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("updated user token") && stdout(&output).contains("request id"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn success_exits_0_and_prints_the_request_id() {
+    let server = mock(MockConfig::default()).await;
+    let output = update(
+        &server,
+        &[
+            "--scope",
+            "etoro-public:trade.real:read",
+            "--ip",
+            "203.0.113.7",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let result: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(result["outcome"], "updated");
+    let recorded = server.requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].header("x-request-id"), result["requestId"].as_str());
+    assert_eq!(
+        recorded[0].header("x-api-key"),
+        Some(API_KEY),
+        "credentials come from the environment"
+    );
+    assert_no_secret(&output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_input_exits_2_and_sends_nothing() {
+    let server = mock(MockConfig::default()).await;
+    let cases: [&[&str]; 7] = [
+        &["--scope", "etoro-public:real:read", "--scope-id", "200"],
+        &[],
+        &["--ip", "300.1.2.3"],
+        &["--expires-at", "2001-01-01T00:00:00Z"],
+        &["--expires-at", "tomorrow"],
+        &["--scope", "has space"],
+        &["--ip", "203.0.113.7", "--ip", "203.0.113.7"],
+    ];
+    for flags in cases {
+        let output = update(&server, flags).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        assert!(!stderr(&output).is_empty(), "{flags:?}: the error is explained");
+    }
+    let output = etoro_token()
+        .args([
+            "update",
+            "--base-url",
+            &server.base_url(),
+            "--portfolio",
+            "not-a-uuid",
+            "--token",
+            TOKEN,
+        ])
+        .args(["--ip", "203.0.113.7"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(server.request_count(), 0, "nothing may be sent for invalid input");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_problems_exit_2_and_send_nothing() {
+    let server = mock(MockConfig::default()).await;
+    let flags = [
+        "update",
+        "--base-url",
+        &server.base_url(),
+        "--portfolio",
+        PORTFOLIO,
+        "--token",
+        TOKEN,
+    ];
+    let none = Command::cargo_bin("etoro-token")
+        .unwrap()
+        .env_clear()
+        .args(flags)
+        .args(["--ip", "203.0.113.7"])
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("no credentials"));
+
+    let both = etoro_token()
+        .env("ETORO_ACCESS_TOKEN", "bearer-secret-9")
+        .args(flags)
+        .args(["--ip", "203.0.113.7"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("--auth"));
+    assert!(!stderr(&both).contains("bearer-secret-9"));
+    assert_eq!(server.request_count(), 0);
+
+    let chosen = etoro_token()
+        .env("ETORO_ACCESS_TOKEN", "bearer-secret-9")
+        .args(flags)
+        .args(["--ip", "203.0.113.7", "--auth", "bearer"])
+        .output()
+        .unwrap();
+    assert_eq!(chosen.status.code(), Some(0), "{}", stderr(&chosen));
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer bearer-secret-9")
+    );
+    assert_eq!(server.requests()[0].header("x-api-key"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_refusal_exits_3_with_status_code_message_and_request_id() {
+    let config = MockConfig {
+        missing: HashSet::from([TOKEN.parse().unwrap()]),
+        ..MockConfig::default()
+    };
+    let server = mock(config).await;
+    let output = update(&server, &["--ip", "203.0.113.7"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    let sent = server.requests()[0].header("x-request-id").unwrap().to_owned();
+    for part in ["404", "NotFound", "User token not found", sent.as_str()] {
+        assert!(message.contains(part), "{part} missing from {message}");
+    }
+    assert_eq!(server.request_count(), 1, "a 404 is not retried");
+
+    let json = update(&server, &["--ip", "203.0.113.7", "--json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(3));
+    let result: Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(result["outcome"], "refused");
+    assert_eq!(result["status"], 404);
+    assert_eq!(result["errorCode"], "NotFound");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failure_after_retries_exits_4() {
+    let config = MockConfig {
+        faults: Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+        ..MockConfig::default()
+    };
+    let server = mock(config).await;
+    let output = update(&server, &["--ip", "203.0.113.7", "--attempts", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("3 attempt(s)"), "{}", stderr(&output));
+    assert_eq!(server.request_count(), 3);
+    let ids: HashSet<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("x-request-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "every attempt carries the same x-request-id");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = etoro_token()
+        .args([
+            "update",
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--portfolio",
+            PORTFOLIO,
+        ])
+        .args(["--token", TOKEN, "--ip", "203.0.113.7", "--attempts", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_request_redacted_and_sends_nothing() {
+    let server = mock(MockConfig::default()).await;
+    let output = update(
+        &server,
+        &["--scope", "etoro-public:trade.demo:read", "--dry-run", "--json"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(server.request_count(), 0);
+    assert_no_secret(&output);
+    let request: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(request["method"], "PATCH");
+    assert_eq!(
+        request["url"],
+        format!(
+            "{}/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}",
+            server.base_url()
+        )
+    );
+    assert_eq!(request["headers"]["x-api-key"], "[REDACTED]");
+    assert_eq!(request["headers"]["x-user-key"], "[REDACTED]");
+    assert_eq!(
+        request["body"],
+        serde_json::json!({ "scopeNames": ["etoro-public:trade.demo:read"] })
+    );
+}
+
+#[test]
+fn deprecated_scope_ids_warn_on_stderr_and_still_work() {
+    let output = etoro_token()
+        .args([
+            "update",
+            "--mock",
+            "--portfolio",
+            PORTFOLIO,
+            "--token",
+            TOKEN,
+            "--scope-id",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let warnings: Vec<_> = stderr(&output)
+        .lines()
+        .filter(|l| l.contains("deprecated"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(warnings.len(), 1, "one line: {warnings:?}");
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let output = etoro_token().args(["update", "--help"]).output().unwrap();
+    let help = stdout(&output);
+    for code in [
+        "0  updated",
+        "2  invalid input",
+        "3  the API refused",
+        "4  failure after retries",
+    ] {
+        assert!(help.contains(code), "{code} missing from --help");
+    }
+}
