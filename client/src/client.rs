@@ -210,7 +210,7 @@ impl<'a> UpdateCall<'a> {
                         attempts: attempt,
                         status: response.status(),
                     }),
-                    Ok(Err(err)) => interpret(err, meta, request_id, attempt).await,
+                    Ok(Err(err)) => interpret(err, meta, request_id, attempt, timeout).await,
                 }
             })
             .await
@@ -239,6 +239,7 @@ async fn interpret(
     meta: AttemptMeta,
     request_id: Uuid,
     attempts: u32,
+    timeout: Duration,
 ) -> Result<Updated, Error> {
     use progenitor_client::Error as Gen;
     let retry_after = meta
@@ -294,6 +295,13 @@ async fn interpret(
                 _ => api(status, None, None, (!bytes.is_empty()).then(|| snippet(&bytes))),
             }
         }
+        // The connect timeout fires inside reqwest; the attempt timeout is the wrapper's own (it also covers a
+        // caller's `reqwest::Client`). Both are the same kind of failure to the caller.
+        Gen::CommunicationError(source) if source.is_timeout() => Err(Error::Timeout {
+            request_id,
+            attempts,
+            after: timeout,
+        }),
         Gen::CommunicationError(source) | Gen::ResponseBodyError(source) | Gen::InvalidUpgrade(source) => {
             Err(Error::Transport {
                 request_id,
@@ -423,7 +431,6 @@ impl ClientBuilder {
                 reqwest::Client::builder()
                     .user_agent(user_agent)
                     .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                    .timeout(timeout)
                     // Credentials must never follow a redirect to another host: see SECURITY.md.
                     .redirect(reqwest::redirect::Policy::none())
                     .build()

@@ -6,6 +6,8 @@ mod support;
 
 mod drift;
 mod errors;
+mod faults;
+mod properties;
 mod request;
 mod secrets;
 mod validation;

@@ -1,0 +1,418 @@
+//! Retries, timeouts, redirects and hostile answers, against servers on 127.0.0.1 that misbehave on purpose.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use etoro_client::{Client, Error, RetryPolicy, TokenUpdate};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+fn update() -> TokenUpdate {
+    TokenUpdate::new().ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
+}
+
+/// A key-pair client with fast retries: backoff from 10 ms, up to `attempts`.
+fn retrying_client(base_url: &str, attempts: u32) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .api_keys(API_KEY, USER_KEY)
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(attempts)
+                .base_delay(Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap()
+}
+
+async fn request_ids(server: &MockServer) -> Vec<String> {
+    let requests = server.received_requests().await.unwrap();
+    requests
+        .iter()
+        .map(|r| r.headers["x-request-id"].to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Answers `status` (with `template` tweaks) to the first `times` requests, then 204.
+async fn fail_then_succeed(server: &MockServer, template: ResponseTemplate, times: u64) {
+    Mock::given(method("PATCH"))
+        .respond_with(template)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn transient_statuses_are_retried_with_the_same_request_id() {
+    for status in [429, 500, 502, 503, 504] {
+        let server = server().await;
+        fail_then_succeed(&server, ResponseTemplate::new(status), 2).await;
+
+        let updated = retrying_client(&server.uri(), 4)
+            .update_user_token(portfolio(), token(), update())
+            .await
+            .unwrap_or_else(|err| panic!("{status}: {err}"));
+
+        assert_eq!(updated.attempts, 3, "{status}");
+        let ids = request_ids(&server).await;
+        assert_eq!(ids.len(), 3);
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "{status}: one x-request-id for every attempt: {ids:?}"
+        );
+        assert_eq!(updated.request_id.to_string(), ids[0]);
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = server().await;
+    let limited = ResponseTemplate::new(429)
+        .insert_header("Retry-After", "1")
+        .set_body_json(json!({ "errorCode": "TooManyRequests", "errorMessage": "Too many requests" }));
+    fail_then_succeed(&server, limited, 1).await;
+
+    let started = Instant::now();
+    let updated = retrying_client(&server.uri(), 3)
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap();
+
+    assert_eq!(updated.attempts, 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_ends_the_call_at_once() {
+    let server = server().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .api_keys(API_KEY, USER_KEY)
+        .retry(RetryPolicy::default().deadline(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let err = client
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap_err();
+
+    assert!(err.is_rate_limited());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn other_client_errors_are_never_retried() {
+    for status in [400, 401, 403, 404, 409, 422] {
+        let server = server().await;
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({ "errorCode": "X" })))
+            .mount(&server)
+            .await;
+
+        let err = retrying_client(&server.uri(), 5)
+            .update_user_token(portfolio(), token(), update())
+            .await
+            .unwrap_err();
+
+        assert_eq!(err.status().unwrap().as_u16(), status);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "{status} must not be retried"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_final_error_says_how_many_attempts_were_made() {
+    let server = server().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+
+    let err = retrying_client(&server.uri(), 3)
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap_err();
+
+    let Error::Api(api) = &err else { panic!("{err:?}") };
+    assert_eq!(api.attempts, 3);
+    assert!(err.to_string().contains("3 attempt(s)"), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+/// A TCP server that accepts connections and runs `behaviour` on each; counts connections.
+async fn raw_server<F, Fut>(behaviour: F) -> (String, Arc<AtomicUsize>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(behaviour(stream));
+        }
+    });
+    (url, count)
+}
+
+/// Reads one request head (enough for these tests: the bodies are small and arrive with it).
+async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+    let mut buffer = vec![0; 64 * 1024];
+    let read = stream.read(&mut buffer).await.unwrap_or(0);
+    String::from_utf8_lossy(&buffer[..read]).into_owned()
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
+    let (url, _) = raw_server(|mut stream| async move {
+        read_request(&mut stream).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    })
+    .await;
+    let client = Client::builder()
+        .base_url(url)
+        .api_keys(API_KEY, USER_KEY)
+        .timeout(Duration::from_millis(300))
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .base_delay(Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let err = client
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Timeout { attempts: 2, .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_the_whole_call() {
+    let (url, _) = raw_server(|mut stream| async move {
+        read_request(&mut stream).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    })
+    .await;
+    let client = Client::builder()
+        .base_url(url)
+        .api_keys(API_KEY, USER_KEY)
+        .timeout(Duration::from_secs(30))
+        .retry(RetryPolicy::default().deadline(Duration::from_millis(400)))
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let err = client
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reset_mid_response_is_retried_as_a_transport_error() {
+    let (url, connections) = raw_server(|mut stream| async move {
+        read_request(&mut stream).await;
+        // Half a status line, then the connection goes away.
+        let _ = stream.write_all(b"HTTP/1.1 204 No Con").await;
+        drop(stream);
+    })
+    .await;
+
+    let err = retrying_client(&url, 3)
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Transport { attempts: 3, .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_the_target_never_sees_the_keys() {
+    let target = server().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&target)
+        .await;
+    let location = format!("{}{}", target.uri(), update_path());
+    for status in [301, 302, 307, 308] {
+        let origin = server().await;
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(status).insert_header("Location", location.as_str()))
+            .mount(&origin)
+            .await;
+
+        let err = retrying_client(&origin.uri(), 3)
+            .update_user_token(portfolio(), token(), update())
+            .await
+            .unwrap_err();
+
+        let Error::Redirect { location: seen, .. } = &err else {
+            panic!("{status}: {err:?}")
+        };
+        assert_eq!(seen.as_deref(), Some(location.as_str()));
+        assert!(err.to_string().contains(&location));
+        assert_eq!(
+            origin.received_requests().await.unwrap().len(),
+            1,
+            "a redirect is not retried"
+        );
+    }
+    assert!(
+        target.received_requests().await.unwrap().is_empty(),
+        "the redirect target got a request"
+    );
+}
+
+#[tokio::test]
+async fn hostile_error_bodies_still_give_a_typed_error() {
+    let huge = "<html>".to_owned() + &"x".repeat(5 * 1024 * 1024);
+    let cases = [
+        (ResponseTemplate::new(500).set_body_string(huge), 500, None),
+        (ResponseTemplate::new(500), 500, None),
+        (ResponseTemplate::new(404).set_body_string("[1,2,3]"), 404, None),
+        (
+            ResponseTemplate::new(404).set_body_json(json!({
+                "errorCode": "NotFound", "errorMessage": "User token not found", "traceId": 7, "extra": {"a": []}
+            })),
+            404,
+            Some("NotFound"),
+        ),
+        (
+            ResponseTemplate::new(502).set_body_string("<h1>Bad Gateway</h1>"),
+            502,
+            None,
+        ),
+    ];
+    for (template, status, code) in cases {
+        let server = server().await;
+        Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
+
+        let err = key_client(&server)
+            .update_user_token(portfolio(), token(), update())
+            .await
+            .unwrap_err();
+
+        let Error::Api(api) = &err else {
+            panic!("{status}: {err:?}")
+        };
+        assert_eq!(api.status.as_u16(), status);
+        assert_eq!(api.error_code.as_deref(), code);
+        if let Some(snippet) = &api.body_snippet {
+            assert!(
+                snippet.chars().count() <= 201,
+                "the snippet is short: {} chars",
+                snippet.len()
+            );
+        }
+        assert!(err.to_string().len() < 1024, "the message stays readable");
+    }
+}
+
+#[tokio::test]
+async fn any_success_status_counts_as_applied() {
+    for template in [
+        ResponseTemplate::new(200).set_body_json(json!({ "ok": true })),
+        ResponseTemplate::new(204).set_body_string("unexpected body"),
+        ResponseTemplate::new(202),
+    ] {
+        let server = server().await;
+        let status = template.clone();
+        Mock::given(method("PATCH")).respond_with(status).mount(&server).await;
+        let updated = key_client(&server)
+            .update_user_token(portfolio(), token(), update())
+            .await
+            .unwrap();
+        assert!(updated.status.is_success());
+        assert_eq!(updated.attempts, 1);
+    }
+}
+
+/// Collects everything `tracing` writes while a closure runs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn trace_logs_never_show_credentials() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let server = server().await;
+            fail_then_succeed(&server, ResponseTemplate::new(503), 1).await;
+            for client in [retrying_client(&server.uri(), 3), bearer_client(&server)] {
+                let _ = client.update_user_token(portfolio(), token(), update()).await;
+            }
+        });
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("retrying token update"), "the retry is logged: {logs}");
+    for secret in [API_KEY, USER_KEY, BEARER] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
