@@ -43,3 +43,8 @@ pub use generated::types;
 pub use hooks::{PreparedRequest, MAX_ERROR_BODY};
 pub use retry::RetryPolicy;
 pub use update::{Scopes, TokenUpdate};
+
+/// The README's Rust examples compile as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
