@@ -192,13 +192,19 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
     String::from_utf8_lossy(&buffer[..read]).into_owned()
 }
 
-#[tokio::test]
-async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
+/// A server that reads the request and never answers.
+async fn silent_server() -> String {
     let (url, _) = raw_server(|mut stream| async move {
         read_request(&mut stream).await;
         tokio::time::sleep(Duration::from_secs(600)).await;
     })
     .await;
+    url
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
+    let url = silent_server().await;
     let client = Client::builder()
         .base_url(url)
         .api_keys(API_KEY, USER_KEY)
@@ -227,11 +233,7 @@ async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
 
 #[tokio::test]
 async fn the_deadline_bounds_the_whole_call() {
-    let (url, _) = raw_server(|mut stream| async move {
-        read_request(&mut stream).await;
-        tokio::time::sleep(Duration::from_secs(600)).await;
-    })
-    .await;
+    let url = silent_server().await;
     let client = Client::builder()
         .base_url(url)
         .api_keys(API_KEY, USER_KEY)
