@@ -7,6 +7,7 @@ mod support;
 mod drift;
 mod errors;
 mod faults;
+mod mock_contract;
 mod properties;
 mod request;
 mod secrets;
