@@ -68,7 +68,9 @@ async fn every_mock_answer_matches_the_spec() {
         ("x-user-key", USER_KEY),
         ("x-request-id", request_id),
     ];
-    let cases: Vec<(MockConfig, &[(&str, &str)], &str, u16)> = vec![
+    // (mock configuration, request headers, request body, the status the mock must answer)
+    type Case<'a> = (MockConfig, &'a [(&'a str, &'a str)], &'a str, u16);
+    let cases: Vec<Case> = vec![
         (MockConfig::default(), &keys, r#"{"ipsWhitelist":["203.0.113.7"]}"#, 204),
         (MockConfig::default(), &keys, "{}", 400),
         (MockConfig::default(), &keys, r#"{"scopeIds":[999]}"#, 400),
