@@ -15,7 +15,7 @@ Credentials come from the environment, never from flags:
 With both kinds set, --auth keys|bearer picks one. --mock needs none.
 
 Exit codes:
-  0  updated (every line, with --from)
+  0  updated (every line, with --from); for `scopes`: listed
   2  invalid input or usage: nothing was sent (with --from: some line was invalid)
   3  the API refused the request (4xx other than 429)
   4  failure after retries (429, 5xx, network, timeout)";
@@ -35,7 +35,9 @@ pub enum Command {
     /// Update one user token (flags), or many (--from FILE.jsonl).
     #[command(after_help = AFTER_HELP)]
     Update(UpdateArgs),
-    /// Run a local stand-in for eToro's endpoint, with optional faults, until interrupted.
+    /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
+    Scopes(ScopesArgs),
+    /// Run a local stand-in for eToro's endpoints, with optional faults, until interrupted.
     Mock(MockArgs),
 }
 
@@ -104,6 +106,38 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "FILE", requires = "from")]
     pub journal: Option<PathBuf>,
 
+    /// Which update endpoint to call: v1 (the default; scope names or deprecated ids) or v2 (scope names only).
+    #[arg(long, value_enum, default_value_t = Api::V1)]
+    pub api: Api,
+
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub connection: Connection,
+
+    /// Print the exact HTTP request(s) that would be sent, credentials redacted, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `etoro-token scopes`.
+#[derive(Debug, Args)]
+pub struct ScopesArgs {
+    /// Print the names as a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// The flags every command that talks to eToro shares.
+#[derive(Debug, Args)]
+pub struct Connection {
     /// The API's base URL.
     #[arg(long, env = "ETORO_BASE_URL", default_value = etoro_client::DEFAULT_BASE_URL, value_name = "URL")]
     pub base_url: String,
@@ -116,21 +150,31 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
 
-    /// Make at most this many attempts per update (1 turns retries off).
+    /// Make at most this many attempts per request (1 turns retries off).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub attempts: u32,
-
-    /// Print the exact HTTP request(s) that would be sent, credentials redacted, and send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 
     /// Run against the embedded mock eToro (started in-process on 127.0.0.1); needs no credentials.
     #[arg(long)]
     pub mock: bool,
+}
+
+/// `--api`: which update endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Api {
+    /// `PATCH /api/v1/...` (the default).
+    V1,
+    /// `PATCH /api/v2/...`: scope names only.
+    V2,
+}
+
+impl From<Api> for etoro_client::ApiVersion {
+    fn from(api: Api) -> Self {
+        match api {
+            Api::V1 => etoro_client::ApiVersion::V1,
+            Api::V2 => etoro_client::ApiVersion::V2,
+        }
+    }
 }
 
 /// `etoro-token mock`.

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::path::Path;
 
 use chrono::Utc;
-use etoro_client::{types, Client, PreparedRequest, TokenUpdate};
+use etoro_client::{types, ApiVersion, Client, PreparedRequest, TokenUpdate};
 use futures::stream::{self, StreamExt};
 use governor::{Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,8 +29,8 @@ struct Job {
 }
 
 /// Reads one line: a JSON object with `portfolio`, `token` and the API's own body fields, checked by the same
-/// rules as the flags.
-fn parse_line(line: u64, text: &str) -> Result<Job, String> {
+/// rules as the flags (and, for v2, without scope ids).
+fn parse_line(line: u64, text: &str, version: ApiVersion) -> Result<Job, String> {
     let input: Value = serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
     let Value::Object(mut body) = input.clone() else {
         return Err("must be a JSON object".to_owned());
@@ -47,7 +47,11 @@ fn parse_line(line: u64, text: &str) -> Result<Job, String> {
     let body: types::UpdateUserTokenRequest =
         serde_json::from_value(Value::Object(body)).map_err(|err| err.to_string())?;
     let update = TokenUpdate::try_from(body).map_err(|err| err.to_string())?;
-    update.validate(Utc::now()).map_err(|err| err.to_string())?;
+    match version {
+        ApiVersion::V2 => update.to_request_v2(Utc::now()).map(drop),
+        _ => update.validate(Utc::now()),
+    }
+    .map_err(|err| err.to_string())?;
     Ok(Job {
         line,
         input,
@@ -74,7 +78,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
         }
     };
 
-    let mut worst = Exit::Updated;
+    let mut worst = Exit::Success;
     let mut counts = Counts::default();
     let mut jobs = Vec::new();
     for (index, text) in text.lines().enumerate() {
@@ -82,7 +86,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
         if text.trim().is_empty() {
             continue;
         }
-        match parse_line(line, text) {
+        match parse_line(line, text, client.api_version()) {
             Ok(job) if journal.as_ref().is_some_and(|j| j.already_done(line, &job.input)) => counts.skipped += 1,
             Ok(job) => jobs.push(job),
             Err(message) => {

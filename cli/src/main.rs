@@ -11,10 +11,10 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::Parser;
-use etoro_client::{Client, Credentials, RetryPolicy, TokenUpdate};
+use etoro_client::{ApiVersion, Client, Credentials, RetryPolicy, TokenUpdate};
 use etoro_mock::{Faults, MockConfig, MockServer};
 
-use args::{Cli, Command, MockArgs, UpdateArgs};
+use args::{Cli, Command, Connection, MockArgs, ScopesArgs, UpdateArgs};
 use outcome::Exit;
 
 fn main() -> ExitCode {
@@ -30,13 +30,14 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Update(args) => update(args).await.into(),
+            Command::Scopes(args) => scopes(args).await.into(),
             Command::Mock(args) => mock(args).await,
         }
     })
 }
 
 async fn update(args: UpdateArgs) -> Exit {
-    let (client, _mock) = match connect(&args).await {
+    let (client, _mock) = match connect(&args.connection, args.api.into(), args.dry_run).await {
         Ok(connected) => connected,
         Err(message) => {
             eprintln!("error: {message}");
@@ -49,9 +50,36 @@ async fn update(args: UpdateArgs) -> Exit {
     }
 }
 
+async fn scopes(args: ScopesArgs) -> Exit {
+    let (client, _mock) = match connect(&args.connection, ApiVersion::V2, false).await {
+        Ok(connected) => connected,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Invalid;
+        }
+    };
+    match client.allowed_scopes().await {
+        Ok(names) if args.json => {
+            println!("{}", serde_json::json!(names));
+            Exit::Success
+        }
+        Ok(names) => {
+            for name in names {
+                println!("{name}");
+            }
+            Exit::Success
+        }
+        Err(err) => report_error(&err, args.json),
+    }
+}
+
 /// Builds the client: for `--mock`, against an embedded mock started on an ephemeral loopback port (kept alive
 /// by the returned handle); otherwise against `--base-url` with credentials from the environment.
-async fn connect(args: &UpdateArgs) -> Result<(Client, Option<MockServer>), String> {
+async fn connect(
+    args: &Connection,
+    version: ApiVersion,
+    dry_run: bool,
+) -> Result<(Client, Option<MockServer>), String> {
     let (base_url, credentials, mock) = if args.mock {
         let mock = MockServer::start(([127, 0, 0, 1], 0).into(), MockConfig::default())
             .await
@@ -66,7 +94,7 @@ async fn connect(args: &UpdateArgs) -> Result<(Client, Option<MockServer>), Stri
         let credentials = match credentials::from_env(args.auth, |name| std::env::var(name).ok()) {
             Ok(credentials) => credentials,
             // A dry run shows the request without sending it; credential headers print as [REDACTED] anyway.
-            Err(_) if args.dry_run => Credentials::api_keys("dry-run", "dry-run"),
+            Err(_) if dry_run => Credentials::api_keys("dry-run", "dry-run"),
             Err(message) => return Err(message),
         };
         (args.base_url.clone(), credentials, None)
@@ -74,6 +102,7 @@ async fn connect(args: &UpdateArgs) -> Result<(Client, Option<MockServer>), Stri
     let mut builder = Client::builder()
         .base_url(base_url)
         .credentials(credentials)
+        .api_version(version)
         .retry(RetryPolicy::default().max_attempts(args.attempts));
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
@@ -128,7 +157,7 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
         return match call.dry_run().await {
             Ok(request) => {
                 bulk::print_prepared(&request, args.json);
-                Exit::Updated
+                Exit::Success
             }
             Err(err) => report_error(&err, args.json),
         };
@@ -146,7 +175,7 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
                     updated.request_id
                 );
             }
-            Exit::Updated
+            Exit::Success
         }
         Err(err) => report_error(&err, args.json),
     }

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 /// The documented exit codes, from best to worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
-    /// 0: updated.
-    Updated = 0,
+    /// 0: updated (or, for `scopes`, listed).
+    Success = 0,
     /// 2: invalid input or usage; nothing was sent.
     Invalid = 2,
     /// 3: the API refused (4xx other than 429).
@@ -38,7 +38,7 @@ pub fn exit_for(err: &Error) -> Exit {
 /// The short outcome name used in `--json` output and the journal.
 pub fn outcome_name(err: &Error) -> &'static str {
     match exit_for(err) {
-        Exit::Updated => "updated",
+        Exit::Success => "updated",
         Exit::Invalid => "invalid",
         Exit::Refused => "refused",
         Exit::Failed => "failed",

@@ -322,3 +322,89 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(code), "{code} missing from --help");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_v2_is_one_flag_away() {
+    let server = mock(MockConfig::default()).await;
+    let output = update(&server, &["--api", "v2", "--scope", "etoro-public:trade.real:read"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        server.requests()[0].path,
+        format!("/api/v2/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}")
+    );
+
+    let ids = update(&server, &["--api", "v2", "--scope-id", "200"]).output().unwrap();
+    assert_eq!(ids.status.code(), Some(2), "scope ids with v2 are refused locally");
+    assert!(stderr(&ids).contains("scopeIds"));
+
+    let forbidden = update(&server, &["--api", "v2", "--scope", "etoro-public:not-a-scope"])
+        .output()
+        .unwrap();
+    assert_eq!(forbidden.status.code(), Some(3));
+    assert!(stderr(&forbidden).contains("ScopeNameNotAllowed"));
+    assert_eq!(server.request_count(), 2, "the refused ids were never sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scopes_lists_the_allowed_names() {
+    let config = MockConfig {
+        allowed_scope_names: vec![
+            "etoro-public:trade.real:read".into(),
+            "etoro-public:trade.demo:write".into(),
+        ],
+        ..MockConfig::default()
+    };
+    let server = mock(config).await;
+    let mut cmd = etoro_token();
+    let output = cmd
+        .args(["scopes", "--json", "--base-url", &server.base_url()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let names: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(
+        names,
+        serde_json::json!(["etoro-public:trade.real:read", "etoro-public:trade.demo:write"])
+    );
+
+    let plain = etoro_token()
+        .args(["scopes", "--base-url", &server.base_url()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&plain),
+        "etoro-public:trade.real:read\netoro-public:trade.demo:write\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_honours_api_v2() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("updates.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({ "portfolio": PORTFOLIO, "token": TOKEN, "scopeNames": ["etoro-public:trade.real:read"] }),
+            serde_json::json!({ "portfolio": PORTFOLIO, "token": TOKEN, "scopeIds": [200] }),
+        ),
+    )
+    .unwrap();
+    let output = etoro_token()
+        .args(["update", "--api", "v2", "--base-url", &server.base_url(), "--from"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "line 2 is invalid for v2: {}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("line 2: invalid"));
+    assert_eq!(server.request_count(), 1);
+    assert!(server.requests()[0].path.starts_with("/api/v2/"));
+}

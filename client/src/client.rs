@@ -1,21 +1,23 @@
 //! The client users hold: built once, cheap to clone, one connection pool.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::auth::{Auth, Credentials};
-use crate::error::{ApiError, Error, InvalidInput};
+use crate::call;
+use crate::error::{Error, InvalidInput};
 use crate::generated::{self, types};
-use crate::hooks::{AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
-use crate::retry::{self, RetryPolicy};
-use crate::update::TokenUpdate;
+use crate::hooks::PreparedRequest;
+use crate::retry::RetryPolicy;
+use crate::scopes::{self, ScopeCache};
+use crate::update::{Scopes, TokenUpdate};
 
 /// eToro's public API.
 pub const DEFAULT_BASE_URL: &str = "https://public-api.etoro.com";
@@ -43,6 +45,8 @@ pub struct Client {
     retry: RetryPolicy,
     timeout: Duration,
     loopback: bool,
+    version: ApiVersion,
+    scopes: Option<Arc<ScopeCache>>,
 }
 
 impl fmt::Debug for Client {
@@ -53,6 +57,8 @@ impl fmt::Debug for Client {
             .field("auth", self.raw.inner())
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("version", &self.version)
+            .field("check_scopes", &self.scopes.is_some())
             .finish()
     }
 }
@@ -84,6 +90,32 @@ impl Client {
         }
     }
 
+    /// The scope names a token may hold (`GET /api/v2/agent-portfolios/user-tokens/scopes`), fetched now, with
+    /// the client's retries.
+    pub async fn allowed_scopes(&self) -> Result<Vec<String>, Error> {
+        let request_id = Uuid::new_v4();
+        let (answer, attempts) = call::run(&self.retry, self.timeout, request_id, "get allowed scopes", || {
+            self.raw.get_allowed_scopes().x_request_id(request_id).send()
+        })
+        .await?;
+        match answer {
+            call::Answer::Documented(value) => Ok(value
+                .into_inner()
+                .scopes
+                .into_iter()
+                .filter_map(|item| item.name)
+                .collect()),
+            call::Answer::OtherSuccess(status) => {
+                Err(crate::error::ApiError::unexpected(status, request_id, attempts).into())
+            }
+        }
+    }
+
+    /// The API version this client's updates use.
+    pub fn api_version(&self) -> ApiVersion {
+        self.version
+    }
+
     /// True when the base URL is a loopback address (a local mock or test server, not eToro).
     pub fn targets_loopback(&self) -> bool {
         self.loopback
@@ -94,6 +126,18 @@ impl Client {
     pub fn generated(&self) -> &generated::Client {
         &self.raw
     }
+}
+
+/// Which version of eToro's update endpoint a client calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiVersion {
+    /// `PATCH /api/v1/...`: the seed's endpoint; scope names or the deprecated scope ids. The default.
+    #[default]
+    V1,
+    /// `PATCH /api/v2/...`: scope names only; a name outside the allowed list is refused with 403
+    /// `ScopeNameNotAllowed`. eToro marks v1 deprecated in its favour.
+    V2,
 }
 
 /// One pending update: set options, then `.await` it (or call [`UpdateCall::send`]).
@@ -119,6 +163,12 @@ pub struct Updated {
     pub status: StatusCode,
 }
 
+/// The request body, in the shape of the client's API version.
+enum Body {
+    V1(types::UpdateUserTokenRequest),
+    V2(types::UpdateUserTokenV2Request),
+}
+
 impl<'a> UpdateCall<'a> {
     /// Uses this `x-request-id` instead of a fresh UUID v4 (to correlate with your own logs, or to retry a call
     /// of your own under the same id).
@@ -128,92 +178,91 @@ impl<'a> UpdateCall<'a> {
     }
 
     /// Validates the input and builds the exact request [`UpdateCall::send`] would send, through the same
-    /// generated code and hooks, but sends nothing. Credentials show as `[REDACTED]`.
+    /// generated code and hooks, but sends nothing (not even the scopes lookup of
+    /// [`ClientBuilder::check_scopes`]). Credentials show as `[REDACTED]`.
     pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
         let (body, request_id) = self.prepare()?;
-        DRY_RUN
-            .scope(RefCell::new(None), async move {
-                self.attempt(body, request_id, 1, self.client.timeout).await?;
-                Ok(DRY_RUN
-                    .with(|slot| slot.take())
-                    .expect("the exec hook records every dry run"))
-            })
-            .await
-    }
-
-    fn prepare(&self) -> Result<(types::UpdateUserTokenRequest, Uuid), Error> {
-        check_id("agentPortfolioId", self.portfolio)?;
-        check_id("userTokenId", self.token)?;
-        let body = self.update.to_request(Utc::now())?;
-        Ok((body, self.request_id.unwrap_or_else(Uuid::new_v4)))
+        let raw = &self.client.raw;
+        match body {
+            Body::V1(body) => call::dry_run(self.v1(raw, request_id, body), request_id).await,
+            Body::V2(body) => call::dry_run(self.v2(raw, request_id, body), request_id).await,
+        }
     }
 
     /// Validates the input, then sends the update, retrying transient failures under the client's policy.
     /// Every attempt carries the same `x-request-id`.
     pub async fn send(self) -> Result<Updated, Error> {
         let (body, request_id) = self.prepare()?;
-        let policy = &self.client.retry;
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let remaining = policy.total_deadline().saturating_sub(started.elapsed());
-            let timeout = self.client.timeout.min(remaining);
-            let outcome = self.attempt(body.clone(), request_id, attempt, timeout).await;
-            let failure = match outcome {
-                Ok(updated) => return Ok(updated),
-                Err(failure) => failure,
-            };
-            let retry_after = failure.retry_after();
-            let delay = failure
-                .is_retryable()
-                .then(|| policy.delay_before_next(attempt, retry_after, started.elapsed()))
-                .flatten();
-            match delay {
-                Some(delay) => {
-                    tracing::debug!(%request_id, attempt, ?delay, error = %failure, "retrying token update");
-                    tokio::time::sleep(delay).await;
-                }
-                None => return Err(failure),
+        self.check_scopes_with_server().await?;
+        let client = self.client;
+        let (policy, timeout, raw) = (&client.retry, client.timeout, &client.raw);
+        let (answer, attempts) = match body {
+            Body::V1(body) => {
+                call::run(policy, timeout, request_id, "update user token", || {
+                    self.v1(raw, request_id, body.clone())
+                })
+                .await?
             }
-        }
+            Body::V2(body) => {
+                call::run(policy, timeout, request_id, "update user token (v2)", || {
+                    self.v2(raw, request_id, body.clone())
+                })
+                .await?
+            }
+        };
+        Ok(Updated {
+            request_id,
+            attempts,
+            status: answer.status(),
+        })
     }
 
-    async fn attempt(
+    fn prepare(&self) -> Result<(Body, Uuid), Error> {
+        check_id("agentPortfolioId", self.portfolio)?;
+        check_id("userTokenId", self.token)?;
+        let now = Utc::now();
+        let body = match self.client.version {
+            ApiVersion::V1 => Body::V1(self.update.to_request(now)?),
+            ApiVersion::V2 => Body::V2(self.update.to_request_v2(now)?),
+        };
+        Ok((body, self.request_id.unwrap_or_else(Uuid::new_v4)))
+    }
+
+    /// With [`ClientBuilder::check_scopes`], refuses scope names outside the list eToro allows.
+    async fn check_scopes_with_server(&self) -> Result<(), Error> {
+        let (Some(cache), Some(Scopes::Names(names))) = (&self.client.scopes, self.update.scopes()) else {
+            return Ok(());
+        };
+        let allowed = cache.get(|| self.client.allowed_scopes()).await?;
+        Ok(scopes::check(names, &allowed)?)
+    }
+
+    fn v1(
         &self,
-        body: types::UpdateUserTokenRequest,
+        raw: &'a generated::Client,
         request_id: Uuid,
-        attempt: u32,
-        timeout: Duration,
-    ) -> Result<Updated, Error> {
-        let call = self
-            .client
-            .raw
-            .update_user_token()
+        body: types::UpdateUserTokenRequest,
+    ) -> impl Future<Output = call::Outcome<()>> + 'a {
+        raw.update_user_token()
             .agent_portfolio_id(self.portfolio)
             .user_token_id(self.token)
             .x_request_id(request_id)
             .body(body)
-            .send();
-        ATTEMPT
-            .scope(RefCell::new(AttemptMeta::default()), async move {
-                let result = tokio::time::timeout(timeout, call).await;
-                let meta = ATTEMPT.with(|meta| meta.take());
-                match result {
-                    Err(_elapsed) => Err(Error::Timeout {
-                        request_id,
-                        attempts: attempt,
-                        after: timeout,
-                    }),
-                    Ok(Ok(response)) => Ok(Updated {
-                        request_id,
-                        attempts: attempt,
-                        status: response.status(),
-                    }),
-                    Ok(Err(err)) => interpret(err, meta, request_id, attempt, timeout).await,
-                }
-            })
-            .await
+            .send()
+    }
+
+    fn v2(
+        &self,
+        raw: &'a generated::Client,
+        request_id: Uuid,
+        body: types::UpdateUserTokenV2Request,
+    ) -> impl Future<Output = call::Outcome<()>> + 'a {
+        raw.update_user_token_v2()
+            .agent_portfolio_id(self.portfolio)
+            .user_token_id(self.token)
+            .x_request_id(request_id)
+            .body(body)
+            .send()
     }
 }
 
@@ -233,100 +282,6 @@ fn check_id(field: &str, id: Uuid) -> Result<(), InvalidInput> {
     Ok(())
 }
 
-/// Turns progenitor's error into the client's, keeping the status even where progenitor drops it.
-async fn interpret(
-    err: progenitor_client::Error<types::ErrorResponse>,
-    meta: AttemptMeta,
-    request_id: Uuid,
-    attempts: u32,
-    timeout: Duration,
-) -> Result<Updated, Error> {
-    use progenitor_client::Error as Gen;
-    let retry_after = meta
-        .retry_after
-        .as_deref()
-        .and_then(|value| retry::parse_retry_after(value, SystemTime::now()));
-    let api = |status, error_code, error_message, body_snippet| {
-        Err(Error::from(ApiError {
-            status,
-            error_code,
-            error_message,
-            body_snippet,
-            request_id,
-            attempts,
-            retry_after,
-        }))
-    };
-    match err {
-        Gen::ErrorResponse(answer) => {
-            let status = answer.status();
-            let body = answer.into_inner();
-            api(status, body.error_code, body.error_message, None)
-        }
-        // An error status whose body is not an `ErrorResponse`: an HTML page from a proxy, an empty body.
-        Gen::InvalidResponsePayload(bytes, _) => {
-            let status = meta.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            api(status, None, None, Some(snippet(&bytes)))
-        }
-        Gen::UnexpectedResponse(response) => {
-            let status = response.status();
-            if status.is_success() {
-                // The spec promises 204; any 2xx still means eToro applied the change.
-                tracing::warn!(%request_id, %status, "token update answered an undocumented success status");
-                return Ok(Updated {
-                    request_id,
-                    attempts,
-                    status,
-                });
-            }
-            if status.is_redirection() {
-                return Err(Error::Redirect {
-                    status,
-                    location: meta.location,
-                    request_id,
-                });
-            }
-            // Undocumented statuses (403, 502, ...) may still carry an `ErrorResponse`.
-            let bytes = response.bytes().await.unwrap_or_default();
-            match serde_json::from_slice::<types::ErrorResponse>(&bytes) {
-                Ok(body) if body.error_code.is_some() || body.error_message.is_some() => {
-                    api(status, body.error_code, body.error_message, None)
-                }
-                _ => api(status, None, None, (!bytes.is_empty()).then(|| snippet(&bytes))),
-            }
-        }
-        // The connect timeout fires inside reqwest; the attempt timeout is the wrapper's own (it also covers a
-        // caller's `reqwest::Client`). Both are the same kind of failure to the caller.
-        Gen::CommunicationError(source) if source.is_timeout() => Err(Error::Timeout {
-            request_id,
-            attempts,
-            after: timeout,
-        }),
-        Gen::CommunicationError(source) | Gen::ResponseBodyError(source) | Gen::InvalidUpgrade(source) => {
-            Err(Error::Transport {
-                request_id,
-                attempts,
-                source,
-            })
-        }
-        // The wrapper validated and typed every input, so the generated builder cannot refuse one.
-        Gen::InvalidRequest(message) | Gen::Custom(message) => {
-            Err(Error::InvalidInput(InvalidInput::new("request", message)))
-        }
-    }
-}
-
-/// The first 200 characters of a body, lossily decoded, for error messages.
-fn snippet(bytes: &[u8]) -> String {
-    const MAX_CHARS: usize = 200;
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().take(MAX_CHARS).collect();
-    if text.chars().nth(MAX_CHARS).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 /// Settings for a [`Client`]. Every setter takes and returns `self`; [`ClientBuilder::build`] checks them all
 /// and names the first one at fault.
 #[derive(Default)]
@@ -338,6 +293,8 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     http: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
+    version: ApiVersion,
+    check_scopes: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -350,11 +307,27 @@ impl fmt::Debug for ClientBuilder {
             .field("user_agent", &self.user_agent)
             .field("custom_http_client", &self.http.is_some())
             .field("retry", &self.retry)
+            .field("version", &self.version)
+            .field("check_scopes", &self.check_scopes)
             .finish()
     }
 }
 
 impl ClientBuilder {
+    /// Which update endpoint to call (default [`ApiVersion::V1`], the seed's). The same [`TokenUpdate`] works
+    /// for both; with v2, deprecated scope ids are refused locally.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Before an update that sets scope names, checks them against [`Client::allowed_scopes`] and refuses
+    /// unknown names locally, naming the allowed ones. The list is fetched once and kept for `ttl`.
+    pub fn check_scopes(mut self, ttl: Duration) -> Self {
+        self.check_scopes = Some(ttl);
+        self
+    }
+
     /// The API's base URL (default [`DEFAULT_BASE_URL`]). Must be `https://`, or `http://` to a loopback address
     /// (tests, the embedded mock).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -442,6 +415,8 @@ impl ClientBuilder {
             retry: self.retry.unwrap_or_default(),
             timeout,
             loopback,
+            version: self.version,
+            scopes: self.check_scopes.map(|ttl| Arc::new(ScopeCache::new(ttl))),
         })
     }
 }

@@ -177,6 +177,21 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
+impl ApiError {
+    /// A success status the operation does not document, where the client needs the documented body.
+    pub(crate) fn unexpected(status: StatusCode, request_id: Uuid, attempts: u32) -> Self {
+        ApiError {
+            status,
+            error_code: None,
+            error_message: Some("undocumented success status: the answer could not be read".to_owned()),
+            body_snippet: None,
+            request_id,
+            attempts,
+            retry_after: None,
+        }
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "eToro answered {}", self.status)?;

@@ -8,7 +8,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///The body of every error answer. Known `errorCode`s: NoChangesDetected, ScopeIdNotAllowed (400); Unauthorized (401); NotFound (404); TooManyRequests (429); UnhandledException (500).
+    ///The body of every error answer. Known `errorCode`s: NoChangesDetected, ScopeIdNotAllowed (400); Unauthorized (401); ScopeNameNotAllowed (403, v2); NotFound (404); TooManyRequests (429); UnhandledException (500).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -34,6 +34,26 @@ pub mod types {
     }
     impl ErrorResponse {
         pub fn builder() -> builder::ErrorResponse {
+            Default::default()
+        }
+    }
+    ///The scope names a user token may hold.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct GetAllowedScopesResponse {
+        ///The permission scope names that may be assigned to agent-portfolio user tokens.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub scopes: ::std::vec::Vec<ScopeNameItem>,
+    }
+    impl GetAllowedScopesResponse {
+        pub fn builder() -> builder::GetAllowedScopesResponse {
             Default::default()
         }
     }
@@ -106,6 +126,26 @@ pub mod types {
                 })
         }
     }
+    ///One allowed scope name.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ScopeNameItem {
+        ///The permission scope name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    impl ScopeNameItem {
+        pub fn builder() -> builder::ScopeNameItem {
+            Default::default()
+        }
+    }
     ///The fields of a user token to change. At least one field must be provided, and `scopeIds` and `scopeNames` are never sent together.
     #[derive(
         ::serde::Deserialize,
@@ -145,6 +185,42 @@ pub mod types {
     }
     impl UpdateUserTokenRequest {
         pub fn builder() -> builder::UpdateUserTokenRequest {
+            Default::default()
+        }
+    }
+    ///The fields of a user token to change (v2: scope names only). At least one field must be provided.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateUserTokenV2Request {
+        ///An updated expiration date and time (UTC) for the token.
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///An updated set of IPv4 addresses allowed to use this token.
+        #[serde(
+            rename = "ipsWhitelist",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ips_whitelist: ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+        ///An updated set of permission scope names for the token. Available scopes: etoro-public:trade.real:read, etoro-public:trade.real:write, etoro-public:trade.demo:read, etoro-public:trade.demo:write.
+        #[serde(
+            rename = "scopeNames",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub scope_names: ::std::option::Option<::std::vec::Vec<ScopeName>>,
+    }
+    impl UpdateUserTokenV2Request {
+        pub fn builder() -> builder::UpdateUserTokenV2Request {
             Default::default()
         }
     }
@@ -212,6 +288,90 @@ pub mod types {
                     error_code: Ok(value.error_code),
                     error_message: Ok(value.error_message),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetAllowedScopesResponse {
+            scopes: ::std::result::Result<
+                ::std::vec::Vec<super::ScopeNameItem>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetAllowedScopesResponse {
+            fn default() -> Self {
+                Self {
+                    scopes: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetAllowedScopesResponse {
+            pub fn scopes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ScopeNameItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scopes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scopes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetAllowedScopesResponse>
+        for super::GetAllowedScopesResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetAllowedScopesResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { scopes: value.scopes? })
+            }
+        }
+        impl ::std::convert::From<super::GetAllowedScopesResponse>
+        for GetAllowedScopesResponse {
+            fn from(value: super::GetAllowedScopesResponse) -> Self {
+                Self { scopes: Ok(value.scopes) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ScopeNameItem {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ScopeNameItem {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ScopeNameItem {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ScopeNameItem> for super::ScopeNameItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ScopeNameItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { name: value.name? })
+            }
+        }
+        impl ::std::convert::From<super::ScopeNameItem> for ScopeNameItem {
+            fn from(value: super::ScopeNameItem) -> Self {
+                Self { name: Ok(value.name) }
             }
         }
         #[derive(Clone, Debug)]
@@ -324,6 +484,97 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct UpdateUserTokenV2Request {
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            ips_whitelist: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+                ::std::string::String,
+            >,
+            scope_names: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateUserTokenV2Request {
+            fn default() -> Self {
+                Self {
+                    expires_at: Ok(Default::default()),
+                    ips_whitelist: Ok(Default::default()),
+                    scope_names: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateUserTokenV2Request {
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn ips_whitelist<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ips_whitelist = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ips_whitelist: {e}")
+                    });
+                self
+            }
+            pub fn scope_names<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_names = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_names: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateUserTokenV2Request>
+        for super::UpdateUserTokenV2Request {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateUserTokenV2Request,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    expires_at: value.expires_at?,
+                    ips_whitelist: value.ips_whitelist?,
+                    scope_names: value.scope_names?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateUserTokenV2Request>
+        for UpdateUserTokenV2Request {
+            fn from(value: super::UpdateUserTokenV2Request) -> Self {
+                Self {
+                    expires_at: Ok(value.expires_at),
+                    ips_whitelist: Ok(value.ips_whitelist),
+                    scope_names: Ok(value.scope_names),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -361,7 +612,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for eToro Agent-Portfolio User Tokens
 
-The part of eToro's Public API that changes an agent-portfolio user token: its scopes, the IPv4 addresses it may be used from, and its expiry.
+The part of eToro's Public API that changes an agent-portfolio user token: its scopes, the IPv4 addresses it may be used from, and its expiry (v1, the seed's endpoint, and its v2 successor that takes scope names only), and the list of scope names a token may hold.
 
 This document is the source of truth for the Rust client in this repository: `cargo xtask regen` generates `client/src/generated.rs` from it. Where it is stricter than eToro's published description (unique, non-empty lists; at least one field), it states the rules the client enforces before anything is sent; `openapi/README.md` lists every difference.
 
@@ -449,6 +700,46 @@ let response = client.update_user_token()
 ```*/
     pub fn update_user_token(&self) -> builder::UpdateUserToken<'_> {
         builder::UpdateUserToken::new(self)
+    }
+    /**Get Allowed Scopes (v2)
+
+Returns the permission scope names that may be assigned to agent-portfolio user tokens.
+
+Sends a `GET` request to `/api/v2/agent-portfolios/user-tokens/scopes`
+
+Arguments:
+- `x_request_id`: A unique request identifier. Quote it to eToro support; the client sends one fresh UUID v4 per logical call and keeps it across retries.
+```ignore
+let response = client.get_allowed_scopes()
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn get_allowed_scopes(&self) -> builder::GetAllowedScopes<'_> {
+        builder::GetAllowedScopes::new(self)
+    }
+    /**Update User Token (v2)
+
+Updates the settings of an existing user token using scope names. At least one field must be provided. Scopes are specified by name (scopeNames); scope ids are not supported in v2, and a name outside the allowed set (GET /api/v2/agent-portfolios/user-tokens/scopes) is refused with 403 ScopeNameNotAllowed.
+
+Sends a `PATCH` request to `/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`
+
+Arguments:
+- `agent_portfolio_id`: The unique identifier of the agent-portfolio.
+- `user_token_id`: The unique identifier of the user token to update.
+- `x_request_id`: A unique request identifier. Quote it to eToro support; the client sends one fresh UUID v4 per logical call and keeps it across retries.
+- `body`
+```ignore
+let response = client.update_user_token_v2()
+    .agent_portfolio_id(agent_portfolio_id)
+    .user_token_id(user_token_id)
+    .x_request_id(x_request_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_user_token_v2(&self) -> builder::UpdateUserTokenV2<'_> {
+        builder::UpdateUserTokenV2::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -599,6 +890,275 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_allowed_scopes`]
+
+[`Client::get_allowed_scopes`]: super::Client::get_allowed_scopes*/
+    #[derive(Debug, Clone)]
+    pub struct GetAllowedScopes<'a> {
+        client: &'a super::Client,
+        x_request_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> GetAllowedScopes<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                x_request_id: Err("x_request_id was not initialized".to_string()),
+            }
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for x_request_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v2/agent-portfolios/user-tokens/scopes`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::GetAllowedScopesResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, x_request_id } = self;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/agent-portfolios/user-tokens/scopes", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map.append("x-request-id", x_request_id.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_allowed_scopes",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_user_token_v2`]
+
+[`Client::update_user_token_v2`]: super::Client::update_user_token_v2*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateUserTokenV2<'a> {
+        client: &'a super::Client,
+        agent_portfolio_id: Result<::uuid::Uuid, String>,
+        user_token_id: Result<::uuid::Uuid, String>,
+        x_request_id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::UpdateUserTokenV2Request, String>,
+    }
+    impl<'a> UpdateUserTokenV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_portfolio_id: Err(
+                    "agent_portfolio_id was not initialized".to_string(),
+                ),
+                user_token_id: Err("user_token_id was not initialized".to_string()),
+                x_request_id: Err("x_request_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn agent_portfolio_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.agent_portfolio_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for agent_portfolio_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_token_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_token_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_token_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for x_request_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateUserTokenV2Request>,
+            <V as std::convert::TryInto<
+                types::UpdateUserTokenV2Request,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `UpdateUserTokenV2Request` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateUserTokenV2Request,
+            ) -> types::builder::UpdateUserTokenV2Request,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+            let Self { client, agent_portfolio_id, user_token_id, x_request_id, body } = self;
+            let agent_portfolio_id = agent_portfolio_id.map_err(Error::InvalidRequest)?;
+            let user_token_id = user_token_id.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateUserTokenV2Request::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/agent-portfolios/{}/user-tokens/{}", client.baseurl,
+                encode_path(& agent_portfolio_id.to_string()), encode_path(&
+                user_token_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map.append("x-request-id", x_request_id.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_user_token_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -170,6 +170,22 @@ impl TokenUpdate {
         }
         Ok(body)
     }
+
+    /// Validates against `now` and builds the v2 request body, which has no scope ids.
+    pub fn to_request_v2(&self, now: DateTime<Utc>) -> Result<types::UpdateUserTokenV2Request, InvalidInput> {
+        let body = self.to_request(now)?;
+        if body.scope_ids.is_some() {
+            return Err(InvalidInput::new(
+                "scopeIds",
+                "API v2 takes scope names only (scopeNames); the deprecated scopeIds work with API v1",
+            ));
+        }
+        Ok(types::UpdateUserTokenV2Request {
+            expires_at: body.expires_at,
+            ips_whitelist: body.ips_whitelist,
+            scope_names: body.scope_names,
+        })
+    }
 }
 
 /// Reads a body in the API's own field names (a line of a bulk file, say), refusing one that sets both

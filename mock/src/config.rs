@@ -14,7 +14,10 @@ pub struct MockConfig {
     pub missing: HashSet<Uuid>,
     /// The `scopeIds` the server accepts; any other id answers 400 `ScopeIdNotAllowed`.
     pub allowed_scope_ids: BTreeSet<i32>,
-    /// The `scopeNames` the server accepts; any other name answers 400 `ScopeNameNotAllowed`.
+    /// The v2 allowed list: the `scopeNames` a v2 update accepts (any other name answers 403
+    /// `ScopeNameNotAllowed`), and, in this order, the answer of `GET /api/v2/agent-portfolios/user-tokens/scopes`.
+    /// v1 does not check names against it: eToro documents only `ScopeIdNotAllowed` there, so v1 accepts any
+    /// well-formed name.
     pub allowed_scope_names: Vec<String>,
 }
 
@@ -45,11 +48,12 @@ impl Default for MockConfig {
     }
 }
 
-/// Faults injected into calls of the endpoint (not into unknown routes), in this order: latency, reset,
+/// Faults injected into calls of the endpoints (not into unknown routes), in this order: latency, reset,
 /// rate limit, error rate. The first that applies decides the answer.
 ///
-/// "Every n-th" counts the endpoint's requests from 1, one counter shared by all faults, so with
-/// `reset_every: Some(3)` the 3rd, 6th, 9th... requests are dropped. `Some(0)` means never.
+/// "Every n-th" counts the requests of all three endpoints together from 1, one counter shared by all faults,
+/// so with `reset_every: Some(3)` the 3rd, 6th, 9th... requests are dropped, whichever endpoint they call.
+/// `Some(0)` means never.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Faults {
     /// Every n-th request answers 429 `TooManyRequests` with a `Retry-After` header.
@@ -58,7 +62,7 @@ pub struct Faults {
     pub retry_after: Duration,
     /// The share of requests, in [0, 1], that answer 500 `UnhandledException`; drawn at random per request.
     pub error_rate: f64,
-    /// A delay before every answer of the endpoint, including faulty ones.
+    /// A delay before every answer of the endpoints, including faulty ones.
     pub latency: Duration,
     /// Every n-th request has its connection dropped without an answer (the client sees a transport error).
     pub reset_every: Option<u32>,

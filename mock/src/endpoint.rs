@@ -1,7 +1,14 @@
-//! `PATCH /api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`, as the spec describes it.
+//! The user-token endpoints, as the spec describes them:
+//!
+//! - `PATCH /api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` (`updateUserToken`);
+//! - `PATCH /api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` (`updateUserTokenV2`);
+//! - `GET /api/v2/agent-portfolios/user-tokens/scopes` (`getAllowedScopes`).
+//!
+//! The two updates run the same checks; they differ only in their body type and scope rules ([`UpdateBody`]).
 
 use std::collections::HashSet;
 use std::hash::Hash;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -10,8 +17,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use chrono::{DateTime, Utc};
-use etoro_client::types::UpdateUserTokenRequest;
+use etoro_client::types::{
+    GetAllowedScopesResponse, ScopeName, ScopeNameItem, UpdateUserTokenRequest, UpdateUserTokenV2Request,
+};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::config::MockConfig;
@@ -19,14 +30,18 @@ use crate::error::ApiError;
 use crate::faults::{self, Fault};
 use crate::reset::{reset_response, KillSwitch};
 
-/// The route, in axum's syntax.
-pub(crate) const PATH: &str = "/api/v1/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
+/// The v1 update's route, in axum's syntax.
+pub(crate) const PATH_V1: &str = "/api/v1/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
+/// The v2 update's route, in axum's syntax.
+pub(crate) const PATH_V2: &str = "/api/v2/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
+/// The allowed-scopes route.
+pub(crate) const SCOPES_PATH: &str = "/api/v2/agent-portfolios/user-tokens/scopes";
 
-/// What the endpoint's handlers share.
+/// What the endpoints' handlers share.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) config: MockConfig,
-    /// How many requests reached the endpoint, for the "every n-th" faults.
+    /// How many requests reached any of the endpoints (one counter for all three), for the "every n-th" faults.
     seq: AtomicU64,
 }
 
@@ -39,51 +54,69 @@ impl AppState {
     }
 }
 
-/// The endpoint: faults first, then the checks in the order eToro applies them, then 204.
-pub(crate) async fn update_user_token(
+/// Either update: faults first, then the checks in the order eToro applies them, then 204.
+pub(crate) async fn update_user_token<B: UpdateBody>(
     State(state): State<Arc<AppState>>,
     ids: Result<Path<(String, String)>, PathRejection>,
     request: Request,
 ) -> Response {
-    let seq = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let faults = &state.config.faults;
-    if !faults.latency.is_zero() {
-        tokio::time::sleep(faults.latency).await;
+    if let Some(response) = inject_faults(&state, kill_switch(&request)).await {
+        return response;
     }
-    match faults::choose(faults, seq) {
-        Some(Fault::Reset) => {
-            let kill = request
-                .extensions()
-                .get::<ConnectInfo<KillSwitch>>()
-                .map(|ConnectInfo(kill)| kill);
-            return reset_response(kill);
-        }
-        Some(Fault::RateLimit { retry_after_secs }) => {
-            let mut response =
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests").into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return response;
-        }
-        Some(Fault::ServerError) => {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "UnhandledException", "Global Error")
-                .into_response();
-        }
-        None => {}
-    }
-
     let (parts, body) = request.into_parts();
     // The recording middleware has already buffered the body, so this cannot hit a limit or a network error.
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    match handle(&state.config, ids, &parts.headers, &body, Utc::now()) {
+    match handle::<B>(&state.config, ids, &parts.headers, &body, Utc::now()) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-/// Every check of a request that got past the faults, in order; `now` is a parameter for the expiry rule.
-fn handle(
+/// `GET` of the allowed scopes: faults, authentication and `x-request-id` as for the updates, then 200 with
+/// [`MockConfig::allowed_scope_names`] in order.
+pub(crate) async fn get_allowed_scopes(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(response) = inject_faults(&state, kill_switch(&request)).await {
+        return response;
+    }
+    match allowed_scopes(&state.config, request.headers()) {
+        Ok(scopes) => Json(scopes).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The kill switch of the request's connection; `None` when the router is embedded in another server.
+fn kill_switch(request: &Request) -> Option<KillSwitch> {
+    request
+        .extensions()
+        .get::<ConnectInfo<KillSwitch>>()
+        .map(|ConnectInfo(kill)| kill.clone())
+}
+
+/// Counts the request, applies the latency, and answers for the fault the request gets, if any.
+async fn inject_faults(state: &AppState, kill: Option<KillSwitch>) -> Option<Response> {
+    let seq = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
+    let faults = &state.config.faults;
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    match faults::choose(faults, seq)? {
+        Fault::Reset => Some(reset_response(kill.as_ref())),
+        Fault::RateLimit { retry_after_secs } => {
+            let mut response =
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests").into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Some(response)
+        }
+        Fault::ServerError => {
+            Some(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "UnhandledException", "Global Error").into_response())
+        }
+    }
+}
+
+/// Every check of an update that got past the faults, in order; `now` is a parameter for the expiry rule.
+fn handle<B: UpdateBody>(
     config: &MockConfig,
     ids: Result<Path<(String, String)>, PathRejection>,
     headers: &HeaderMap,
@@ -93,7 +126,7 @@ fn handle(
     check_auth(headers)?;
     check_request_id(headers)?;
     let (portfolio, token) = parse_ids(ids)?;
-    let update = parse_body(headers, body)?;
+    let update = parse_body::<B>(headers, body)?;
     check_rules(config, &update, now)?;
     if config.missing.contains(&portfolio) {
         return Err(ApiError::new(
@@ -106,6 +139,22 @@ fn handle(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "User token not found"));
     }
     Ok(())
+}
+
+/// Every check of a scopes request that got past the faults, then its answer.
+fn allowed_scopes(config: &MockConfig, headers: &HeaderMap) -> Result<GetAllowedScopesResponse, ApiError> {
+    check_auth(headers)?;
+    check_request_id(headers)?;
+    // The client's own type, so that the field names agree; note that it leaves out an empty `scopes` list.
+    Ok(GetAllowedScopesResponse {
+        scopes: config
+            .allowed_scope_names
+            .iter()
+            .map(|name| ScopeNameItem {
+                name: Some(name.clone()),
+            })
+            .collect(),
+    })
 }
 
 /// Exactly one way of authenticating: the `x-api-key`/`x-user-key` pair or an OAuth2 bearer token.
@@ -165,9 +214,97 @@ fn parse_ids(ids: Result<Path<(String, String)>, PathRejection>) -> Result<(Uuid
     Ok((portfolio, token))
 }
 
+/// The body of one version of the update: its client type, and what sets the version's rules apart.
+pub(crate) trait UpdateBody: DeserializeOwned + Send + 'static {
+    /// The fields both versions check alike.
+    fn fields(&self) -> Fields<'_>;
+
+    /// The version's check of the requested scopes against the config, run after the checks of shape.
+    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError>;
+
+    /// The `errorMessage` of a body that does not deserialise.
+    fn parse_error(err: &serde_json::Error) -> String {
+        format!("Invalid request body: {err}")
+    }
+}
+
+/// A view of an update's fields; `scope_ids` is always `None` in v2, which has no such field.
+pub(crate) struct Fields<'a> {
+    expires_at: Option<DateTime<Utc>>,
+    ips_whitelist: Option<&'a [Ipv4Addr]>,
+    scope_ids: Option<&'a [i32]>,
+    scope_names: Option<&'a [ScopeName]>,
+}
+
+impl UpdateBody for UpdateUserTokenRequest {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            expires_at: self.expires_at,
+            ips_whitelist: self.ips_whitelist.as_deref(),
+            scope_ids: self.scope_ids.as_deref(),
+            scope_names: self.scope_names.as_deref(),
+        }
+    }
+
+    /// Only the ids: eToro documents `ScopeIdNotAllowed` for v1 and no check of names, so any well-formed name
+    /// passes.
+    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError> {
+        if self
+            .scope_ids
+            .iter()
+            .flatten()
+            .any(|id| !config.allowed_scope_ids.contains(id))
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ScopeIdNotAllowed",
+                "ScopeIds contains values not in the allowed set",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl UpdateBody for UpdateUserTokenV2Request {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            expires_at: self.expires_at,
+            ips_whitelist: self.ips_whitelist.as_deref(),
+            scope_ids: None,
+            scope_names: self.scope_names.as_deref(),
+        }
+    }
+
+    /// Names outside [`MockConfig::allowed_scope_names`] are forbidden, with the spec's 403.
+    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError> {
+        if self
+            .scope_names
+            .iter()
+            .flatten()
+            .any(|name| !config.allowed_scope_names.iter().any(|a| a == name.as_str()))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ScopeNameNotAllowed",
+                "Scope name not allowed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Says why `scopeIds` is unknown, since a client moving from v1 is the likely sender.
+    fn parse_error(err: &serde_json::Error) -> String {
+        if err.to_string().starts_with("unknown field `scopeIds`") {
+            format!("Invalid request body: scopeIds is not supported in v2, use scopeNames: {err}")
+        } else {
+            format!("Invalid request body: {err}")
+        }
+    }
+}
+
 /// Deserialises with the client's own type, so that unknown fields, bad IPv4 addresses, bad date-times and
 /// malformed scope names are refused exactly where the client's schema refuses them.
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<UpdateUserTokenRequest, ApiError> {
+fn parse_body<B: UpdateBody>(headers: &HeaderMap, body: &[u8]) -> Result<B, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -176,17 +313,17 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<UpdateUserTokenRequest
     if !is_json {
         return Err(ApiError::bad_request("Content-Type must be application/json"));
     }
-    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(format!("Invalid request body: {err}")))
+    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(B::parse_error(&err)))
 }
 
-/// The rules the spec states in prose or in keywords the generated type does not enforce.
-fn check_rules(config: &MockConfig, update: &UpdateUserTokenRequest, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let UpdateUserTokenRequest {
+/// The rules the spec states in prose or in keywords the generated types do not enforce.
+fn check_rules<B: UpdateBody>(config: &MockConfig, update: &B, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let Fields {
         expires_at,
         ips_whitelist,
         scope_ids,
         scope_names,
-    } = update;
+    } = update.fields();
 
     if expires_at.is_none() && ips_whitelist.is_none() && scope_ids.is_none() && scope_names.is_none() {
         return Err(ApiError::new(
@@ -200,12 +337,9 @@ fn check_rules(config: &MockConfig, update: &UpdateUserTokenRequest, now: DateTi
     }
 
     let lists = [
-        ("scopeIds", scope_ids.as_ref().map(|l| (l.len(), has_duplicates(l)))),
-        ("scopeNames", scope_names.as_ref().map(|l| (l.len(), has_duplicates(l)))),
-        (
-            "ipsWhitelist",
-            ips_whitelist.as_ref().map(|l| (l.len(), has_duplicates(l))),
-        ),
+        ("scopeIds", scope_ids.map(|l| (l.len(), has_duplicates(l)))),
+        ("scopeNames", scope_names.map(|l| (l.len(), has_duplicates(l)))),
+        ("ipsWhitelist", ips_whitelist.map(|l| (l.len(), has_duplicates(l)))),
     ];
     for (name, list) in lists {
         match list {
@@ -215,30 +349,7 @@ fn check_rules(config: &MockConfig, update: &UpdateUserTokenRequest, now: DateTi
         }
     }
 
-    if scope_ids
-        .iter()
-        .flatten()
-        .any(|id| !config.allowed_scope_ids.contains(id))
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "ScopeIdNotAllowed",
-            "ScopeIds contains values not in the allowed set",
-        ));
-    }
-    // The spec says "the server decides which names are allowed" without naming the error; this code mirrors
-    // ScopeIdNotAllowed, and is one a client must handle as an unknown code.
-    if scope_names
-        .iter()
-        .flatten()
-        .any(|name| !config.allowed_scope_names.iter().any(|a| a == name.as_str()))
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "ScopeNameNotAllowed",
-            "ScopeNames contains values not in the allowed set",
-        ));
-    }
+    update.check_scopes(config)?;
     if expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::bad_request("expiresAt must be in the future"));
     }
@@ -250,7 +361,7 @@ fn has_duplicates<T: Hash + Eq>(items: &[T]) -> bool {
     !items.iter().all(|item| seen.insert(item))
 }
 
-/// Any other route, including another method on the endpoint's path: eToro's gateway answers 404 there.
+/// Any other route, including another method on an endpoint's path: eToro's gateway answers 404 there.
 pub(crate) async fn no_route(method: Method, uri: Uri) -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -326,5 +437,33 @@ mod tests {
         assert_eq!(err.message, "ipsWhitelist must not contain duplicates");
         let err = rule(r#"{"scopeNames":[]}"#, now).unwrap_err();
         assert_eq!(err.message, "scopeNames must not be empty");
+    }
+
+    #[test]
+    fn scope_names_are_checked_in_v2_only() {
+        let config = MockConfig::default();
+        let now = Utc::now();
+        let json = r#"{"scopeNames":["etoro-public:everything"]}"#;
+        let v1: UpdateUserTokenRequest = serde_json::from_str(json).unwrap();
+        assert!(check_rules(&config, &v1, now).is_ok());
+        let v2: UpdateUserTokenV2Request = serde_json::from_str(json).unwrap();
+        let err = check_rules(&config, &v2, now).unwrap_err();
+        assert_eq!(
+            (err.status, err.code, err.message.as_str()),
+            (StatusCode::FORBIDDEN, "ScopeNameNotAllowed", "Scope name not allowed")
+        );
+    }
+
+    #[test]
+    fn v2_explains_scope_ids() {
+        let headers = headers(&[("content-type", "application/json")]);
+        let err = parse_body::<UpdateUserTokenV2Request>(&headers, br#"{"scopeIds":[200]}"#).unwrap_err();
+        assert!(
+            err.message.contains("scopeIds is not supported in v2"),
+            "{}",
+            err.message
+        );
+        let err = parse_body::<UpdateUserTokenRequest>(&headers, br#"{"other":1}"#).unwrap_err();
+        assert!(!err.message.contains("v2"), "{}", err.message);
     }
 }

@@ -1,4 +1,4 @@
-//! Which fault, if any, a given request of the endpoint gets.
+//! Which fault, if any, a given request of the endpoints gets.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ pub(crate) enum Fault {
     ServerError,
 }
 
-/// Chooses the fault of the `seq`-th request of the endpoint (counting from 1).
+/// Chooses the fault of the `seq`-th request of the endpoints (counting from 1, all three together).
 pub(crate) fn choose(faults: &Faults, seq: u64) -> Option<Fault> {
     if is_nth(faults.reset_every, seq) {
         return Some(Fault::Reset);

@@ -1,6 +1,8 @@
-//! A local stand-in for eToro's "Update User Token" endpoint,
-//! `PATCH /api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`, for tests, demos and
-//! benchmarks.
+//! A local stand-in for eToro's user-token endpoints, for tests, demos and benchmarks:
+//!
+//! - `PATCH /api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` ("Update User Token");
+//! - `PATCH /api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` (its v2, by scope name only);
+//! - `GET /api/v2/agent-portfolios/user-tokens/scopes` (the scope names v2 allows).
 //!
 //! It checks requests as `openapi/etoro-user-tokens.json` describes them (authentication, `x-request-id`, path
 //! ids, the body, the update rules, unknown ids) and can inject the faults a client must survive: latency,
@@ -34,8 +36,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::routing::patch;
+use axum::routing::{get, patch};
 use axum::Router;
+use etoro_client::types::{UpdateUserTokenRequest, UpdateUserTokenV2Request};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -61,8 +64,16 @@ fn build(config: MockConfig) -> (Router, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let router = Router::new()
         .route(
-            endpoint::PATH,
-            patch(endpoint::update_user_token).fallback(endpoint::no_route),
+            endpoint::PATH_V1,
+            patch(endpoint::update_user_token::<UpdateUserTokenRequest>).fallback(endpoint::no_route),
+        )
+        .route(
+            endpoint::PATH_V2,
+            patch(endpoint::update_user_token::<UpdateUserTokenV2Request>).fallback(endpoint::no_route),
+        )
+        .route(
+            endpoint::SCOPES_PATH,
+            get(endpoint::get_allowed_scopes).fallback(endpoint::no_route),
         )
         .fallback(endpoint::no_route)
         .with_state(Arc::new(AppState::new(config)))

@@ -30,6 +30,17 @@ fn url(server: &MockServer, portfolio: &str, token: &str) -> String {
     )
 }
 
+fn url_v2(server: &MockServer, portfolio: &str, token: &str) -> String {
+    format!(
+        "{}/api/v2/agent-portfolios/{portfolio}/user-tokens/{token}",
+        server.base_url()
+    )
+}
+
+fn scopes_url(server: &MockServer) -> String {
+    format!("{}/api/v2/agent-portfolios/user-tokens/scopes", server.base_url())
+}
+
 /// A PATCH that passes every check except what the test changes afterwards (JSON body left to the caller).
 fn patch(client: &Client, server: &MockServer) -> RequestBuilder {
     client
@@ -42,6 +53,23 @@ fn patch(client: &Client, server: &MockServer) -> RequestBuilder {
 /// A PATCH with a valid body.
 fn valid(client: &Client, server: &MockServer) -> RequestBuilder {
     patch(client, server).json(&json!({ "scopeIds": [211, 212] }))
+}
+
+/// A v2 PATCH that passes every check except what the test changes afterwards (JSON body left to the caller).
+fn patch_v2(client: &Client, server: &MockServer) -> RequestBuilder {
+    client
+        .patch(url_v2(server, PORTFOLIO, TOKEN))
+        .header("x-api-key", "secret-api-key")
+        .header("x-user-key", "secret-user-key")
+        .header("x-request-id", REQUEST_ID)
+}
+
+/// A GET of the allowed scopes that passes every check.
+fn get_scopes(client: &Client, server: &MockServer) -> RequestBuilder {
+    client
+        .get(scopes_url(server))
+        .bearer_auth("oauth-token")
+        .header("x-request-id", REQUEST_ID)
 }
 
 /// Checks status, content type and errorCode of an error answer; returns its errorMessage.
@@ -57,7 +85,16 @@ async fn expect_error(response: Response, status: StatusCode, code: &str) -> Str
 }
 
 async fn body_error(server: &MockServer, body: Value) -> (StatusCode, String, String) {
-    let response = patch(&client(), server).json(&body).send().await.unwrap();
+    error_of(patch(&client(), server).json(&body)).await
+}
+
+async fn body_error_v2(server: &MockServer, body: Value) -> (StatusCode, String, String) {
+    error_of(patch_v2(&client(), server).json(&body)).await
+}
+
+/// Status, errorCode and errorMessage of the answer to `request`.
+async fn error_of(request: RequestBuilder) -> (StatusCode, String, String) {
+    let response = request.send().await.unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     (
@@ -296,11 +333,6 @@ async fn update_rules() {
             "ScopeIds contains values not in the allowed set",
         ),
         (
-            json!({"scopeNames": ["etoro-public:everything"]}),
-            "ScopeNameNotAllowed",
-            "ScopeNames contains values not in the allowed set",
-        ),
-        (
             json!({"expiresAt": past}),
             "BadRequest",
             "expiresAt must be in the future",
@@ -336,6 +368,369 @@ async fn allowed_scopes_come_from_the_config() {
             StatusCode::NO_CONTENT
         );
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v1_accepts_any_well_formed_scope_name() {
+    let server = start(MockConfig::default()).await;
+    let response = patch(&client(), &server)
+        .json(&json!({"scopeNames": ["etoro-public:everything"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v2_valid_update_answers_204() {
+    let server = start(MockConfig::default()).await;
+    let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let c = client();
+    for body in [
+        json!({
+            "scopeNames": ["etoro-public:trade.real:read", "etoro-public:trade.real:write"],
+            "ipsWhitelist": ["192.168.1.1"],
+            "expiresAt": future,
+        }),
+        json!({"ipsWhitelist": ["10.0.0.1"]}),
+    ] {
+        let response = patch_v2(&c, &server).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{body}");
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v2_refuses_scope_ids() {
+    let server = start(MockConfig::default()).await;
+    for body in [
+        json!({"scopeIds": [200]}),
+        json!({"scopeIds": [200], "scopeNames": ["etoro-public:trade.real:read"]}),
+    ] {
+        let (status, code, message) = body_error_v2(&server, body.clone()).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "BadRequest"),
+            "{body}"
+        );
+        assert!(message.contains("scopeIds is not supported in v2"), "{body}: {message}");
+    }
+    // Other unknown fields are refused too, without the v2 hint.
+    let (status, code, message) = body_error_v2(&server, json!({"extra": 1})).await;
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "BadRequest"));
+    assert!(
+        message.contains("unknown field") && !message.contains("v2"),
+        "{message}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v2_update_rules() {
+    let server = start(MockConfig::default()).await;
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let cases = [
+        (
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            "NoChangesDetected",
+            "At least one field must be provided",
+        ),
+        (
+            json!({"scopeNames": null}),
+            StatusCode::BAD_REQUEST,
+            "NoChangesDetected",
+            "At least one field must be provided",
+        ),
+        (
+            json!({"scopeNames": []}),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "scopeNames must not be empty",
+        ),
+        (
+            json!({"scopeNames": ["etoro-public:trade.real:read", "etoro-public:trade.real:read"]}),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "scopeNames must not contain duplicates",
+        ),
+        (
+            json!({"ipsWhitelist": []}),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "ipsWhitelist must not be empty",
+        ),
+        (
+            json!({"scopeNames": ["etoro-public:trade.real:read", "etoro-public:everything"]}),
+            StatusCode::FORBIDDEN,
+            "ScopeNameNotAllowed",
+            "Scope name not allowed",
+        ),
+        (
+            json!({"expiresAt": past}),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "expiresAt must be in the future",
+        ),
+    ];
+    for (body, status, code, message) in cases {
+        let got = body_error_v2(&server, body.clone()).await;
+        assert_eq!(got, (status, code.to_owned(), message.to_owned()), "{body}");
+    }
+    // The 403 keeps the error shape.
+    let response = patch_v2(&client(), &server)
+        .json(&json!({"scopeNames": ["etoro-public:everything"]}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::FORBIDDEN, "ScopeNameNotAllowed").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v2_runs_the_shared_checks() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    let body = json!({"scopeNames": ["etoro-public:trade.real:read"]});
+
+    let response = c
+        .patch(url_v2(&server, PORTFOLIO, TOKEN))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::UNAUTHORIZED, "Unauthorized").await;
+
+    let response = c
+        .patch(url_v2(&server, PORTFOLIO, TOKEN))
+        .bearer_auth("t")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert_eq!(message, "x-request-id must be a UUID");
+
+    let response = c
+        .patch(url_v2(&server, "nope", TOKEN))
+        .bearer_auth("t")
+        .header("x-request-id", REQUEST_ID)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert!(message.contains("agentPortfolioId"), "{message}");
+
+    let response = patch_v2(&c, &server)
+        .body(r#"{"scopeNames":["etoro-public:trade.real:read"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert!(message.contains("Content-Type"), "{message}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn v2_missing_ids_answer_404() {
+    let gone_portfolio = Uuid::new_v4();
+    let gone_token = Uuid::new_v4();
+    let config = MockConfig {
+        missing: [gone_portfolio, gone_token].into_iter().collect(),
+        ..MockConfig::default()
+    };
+    let server = start(config).await;
+    let c = client();
+    for (portfolio, token, expected) in [
+        (
+            gone_portfolio.to_string(),
+            TOKEN.to_owned(),
+            "Agent-portfolio not found",
+        ),
+        (PORTFOLIO.to_owned(), gone_token.to_string(), "User token not found"),
+    ] {
+        let response = c
+            .patch(url_v2(&server, &portfolio, &token))
+            .bearer_auth("t")
+            .header("x-request-id", REQUEST_ID)
+            .json(&json!({"scopeNames": ["etoro-public:trade.demo:read"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            expect_error(response, StatusCode::NOT_FOUND, "NotFound").await,
+            expected
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn scopes_answer_the_configured_list_in_order() {
+    let server = start(MockConfig::default()).await;
+    let response = get_scopes(&client(), &server).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    let expected: Vec<Value> = MockConfig::default()
+        .allowed_scope_names
+        .iter()
+        .map(|name| json!({ "name": name }))
+        .collect();
+    assert_eq!(body, json!({ "scopes": expected }));
+    server.shutdown().await;
+
+    let config = MockConfig {
+        allowed_scope_names: vec!["custom:b".to_owned(), "custom:a".to_owned()],
+        ..MockConfig::default()
+    };
+    let server = start(config).await;
+    let c = client();
+    let response = get_scopes(&c, &server)
+        .header("x-request-id", REQUEST_ID)
+        .send()
+        .await
+        .unwrap();
+    let body: etoro_client::types::GetAllowedScopesResponse = response.json().await.unwrap();
+    let names: Vec<_> = body.scopes.into_iter().map(|s| s.name.unwrap()).collect();
+    assert_eq!(names, ["custom:b", "custom:a"]);
+    // The v2 update allows exactly that list.
+    for (name, status) in [
+        ("custom:a", StatusCode::NO_CONTENT),
+        ("etoro-public:trade.real:read", StatusCode::FORBIDDEN),
+    ] {
+        let response = patch_v2(&c, &server)
+            .json(&json!({ "scopeNames": [name] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{name}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn scopes_need_auth_and_a_request_id() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    for request in [
+        c.get(scopes_url(&server)).header("x-request-id", REQUEST_ID),
+        c.get(scopes_url(&server))
+            .header("x-request-id", REQUEST_ID)
+            .bearer_auth(""),
+        c.get(scopes_url(&server))
+            .header("x-request-id", REQUEST_ID)
+            .header("x-api-key", "a"),
+    ] {
+        let message = expect_error(request.send().await.unwrap(), StatusCode::UNAUTHORIZED, "Unauthorized").await;
+        assert_eq!(message, "Unauthorized");
+    }
+    let response = c
+        .get(scopes_url(&server))
+        .header("x-api-key", "a")
+        .header("x-user-key", "u")
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "BadRequest").await;
+    assert_eq!(message, "x-request-id must be a UUID");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn other_methods_on_the_v2_paths_answer_404() {
+    let server = start(MockConfig::default()).await;
+    let c = client();
+    let response = c.patch(scopes_url(&server)).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
+    let response = c.get(url_v2(&server, PORTFOLIO, TOKEN)).send().await.unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "NotFound").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_share_one_counter_across_the_endpoints() {
+    let faults = Faults {
+        rate_limit_every: Some(2),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    let v2_body = json!({"scopeNames": ["etoro-public:trade.real:read"]});
+    let requests = [
+        valid(&c, &server),
+        get_scopes(&c, &server),
+        patch_v2(&c, &server).json(&v2_body),
+        valid(&c, &server),
+        get_scopes(&c, &server),
+        patch_v2(&c, &server).json(&v2_body),
+    ];
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [204, 429, 204, 429, 200, 429]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_apply_to_the_v2_routes() {
+    let faults = Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let c = client();
+    for request in [
+        get_scopes(&c, &server),
+        patch_v2(&c, &server).json(&json!({"ipsWhitelist": ["10.0.0.1"]})),
+        // Before auth, as for v1.
+        c.get(scopes_url(&server)),
+    ] {
+        let message = expect_error(
+            request.send().await.unwrap(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UnhandledException",
+        )
+        .await;
+        assert_eq!(message, "Global Error");
+    }
+    server.shutdown().await;
+
+    let faults = Faults {
+        reset_every: Some(1),
+        ..Faults::default()
+    };
+    let server = start(MockConfig {
+        faults,
+        ..MockConfig::default()
+    })
+    .await;
+    let err = get_scopes(&c, &server)
+        .send()
+        .await
+        .expect_err("the connection is dropped");
+    assert!(err.status().is_none(), "{err:?}");
+    let err = patch_v2(&c, &server)
+        .json(&json!({"ipsWhitelist": ["10.0.0.1"]}))
+        .send()
+        .await
+        .expect_err("the connection is dropped");
+    assert!(err.status().is_none(), "{err:?}");
+    let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [0, 0]);
     server.shutdown().await;
 }
 

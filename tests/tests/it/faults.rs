@@ -413,7 +413,10 @@ fn trace_logs_never_show_credentials() {
         });
     });
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("retrying token update"), "the retry is logged: {logs}");
+    assert!(
+        logs.contains("retrying") && logs.contains("update user token"),
+        "the retry is logged: {logs}"
+    );
     for secret in [API_KEY, USER_KEY, BEARER] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }

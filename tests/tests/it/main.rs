@@ -11,4 +11,5 @@ mod mock_contract;
 mod properties;
 mod request;
 mod secrets;
+mod v2;
 mod validation;
