@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 use chrono::Utc;
-use etoro_client::{scope, types, Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{scope, types, ApiVersion, Client, Error, RetryPolicy, TokenUpdate};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -149,6 +149,68 @@ async fn every_valid_update_passes_prism_on_etoros_description() {
     // eToro's document declares x-api-key and x-user-key as required header parameters and has no
     // securitySchemes, so only the key pair can satisfy it (a bearer-only request is refused there).
     assert_all_accepted(&key_client(&prism_url(ETORO)), "eToro's published description").await;
+}
+
+/// A client for API v2 (`PATCH /api/v2/...`), with the key pair or a bearer token.
+fn v2_client(base_url: &str, bearer: bool) -> Client {
+    let builder = Client::builder()
+        .base_url(base_url)
+        .api_version(ApiVersion::V2)
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(10));
+    let builder = if bearer {
+        builder.bearer_token(BEARER)
+    } else {
+        builder.api_keys(API_KEY, USER_KEY)
+    };
+    builder.build().expect("a valid client for Prism")
+}
+
+/// Sends every valid v2 update (every shape but the deprecated scope ids, which v2 does not take) and requires
+/// Prism's 204 for each.
+async fn assert_all_v2_accepted(client: &Client, document: &str) {
+    let mut failures = Vec::new();
+    for (shape, update) in valid_updates()
+        .into_iter()
+        .filter(|(shape, _)| !shape.contains("scope ids"))
+    {
+        let body = serde_json::to_string(&update.to_request_v2(Utc::now()).expect("a valid v2 update")).unwrap();
+        match client.update_user_token(portfolio(), token(), update).await {
+            Ok(done) if done.status == StatusCode::NO_CONTENT => {}
+            Ok(done) => failures.push(format!("{shape}: expected 204, got {} (body {body})", done.status)),
+            Err(err) => failures.push(format!("{shape}: {err} (body {body})")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "Prism on {document} refused v2 requests:\n  {}",
+        failures.join("\n  ")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Prism: run .ci/contract"]
+async fn every_valid_v2_update_passes_prism_on_both_documents() {
+    let ours = prism_url(OURS);
+    assert_all_v2_accepted(&v2_client(&ours, false), "our spec (v2, key pair)").await;
+    assert_all_v2_accepted(&v2_client(&ours, true), "our spec (v2, bearer)").await;
+    assert_all_v2_accepted(&v2_client(&prism_url(ETORO), false), "eToro's description (v2)").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Prism: run .ci/contract"]
+async fn the_allowed_scopes_lookup_passes_prism_on_both_documents() {
+    for (document, url) in [("our spec", prism_url(OURS)), ("eToro's description", prism_url(ETORO))] {
+        let names = key_client(&url)
+            .allowed_scopes()
+            .await
+            .unwrap_or_else(|err| panic!("Prism on {document} refused the scopes lookup: {err}"));
+        // Prism answers with the document's example: the two trade.real names.
+        assert!(
+            names.iter().any(|name| name == scope::TRADE_REAL_READ),
+            "{document}: {names:?}"
+        );
+    }
 }
 
 /// A PATCH with valid headers and this raw body, sent with plain reqwest (not the wrapper).
