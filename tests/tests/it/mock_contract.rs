@@ -9,32 +9,46 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const OPERATION: &str = "/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const V1: &str = "/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const V2: &str = "/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const SCOPES: &str = "/api/v2/agent-portfolios/user-tokens/scopes";
 
 fn spec() -> Value {
     let path = xtask::workspace_root().join(xtask::codegen::SPEC_PATH);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The JSON schema of the body documented for `status`, with `$ref`s to components resolved (one level deep is
-/// all this spec uses), or `None` when the status has no body.
-fn response_schema(spec: &Value, status: u16) -> Option<Value> {
-    let response = &spec["paths"][OPERATION]["patch"]["responses"][status.to_string()];
+/// The JSON schema of the body documented for `status` of `method` on `path`, with the spec's components attached
+/// so its `$ref`s resolve, or `None` when the status has no body.
+fn response_schema(spec: &Value, path: &str, method: &str, status: u16) -> Option<Value> {
+    let response = &spec["paths"][path][method]["responses"][status.to_string()];
     assert!(
         response.is_object(),
-        "the mock answered {status}, which the spec does not document"
+        "the mock answered {status} to {method} {path}, which the spec does not document"
     );
-    let schema = &response["content"]["application/json"]["schema"];
-    let reference = schema["$ref"].as_str()?;
-    let name = reference.trim_start_matches("#/components/schemas/");
-    Some(spec["components"]["schemas"][name].clone())
+    let mut schema = response["content"]["application/json"]["schema"].clone();
+    if schema.is_null() {
+        return None;
+    }
+    schema["components"] = spec["components"].clone();
+    Some(schema)
 }
 
-async fn send_raw(server: &MockServer, headers: &[(&str, &str)], body: &str) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .patch(format!("{}{}", server.base_url(), update_path()))
-        .header("content-type", "application/json")
-        .body(body.to_owned());
+/// A PATCH of `operation` (an update path of the spec) with this body, or a GET of the scopes path.
+async fn send_raw(server: &MockServer, operation: &str, headers: &[(&str, &str)], body: &str) -> reqwest::Response {
+    let path = operation
+        .replace("{agentPortfolioId}", PORTFOLIO)
+        .replace("{userTokenId}", TOKEN);
+    let url = format!("{}{path}", server.base_url());
+    let client = reqwest::Client::new();
+    let mut request = if operation == SCOPES {
+        client.get(url)
+    } else {
+        client
+            .patch(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -68,35 +82,43 @@ async fn every_mock_answer_matches_the_spec() {
         ("x-user-key", USER_KEY),
         ("x-request-id", request_id),
     ];
-    // (mock configuration, request headers, request body, the status the mock must answer)
-    type Case<'a> = (MockConfig, &'a [(&'a str, &'a str)], &'a str, u16);
+    let ip = r#"{"ipsWhitelist":["203.0.113.7"]}"#;
+    // (operation, mock configuration, request headers, request body, the status the mock must answer)
+    type Case<'a> = (&'a str, MockConfig, &'a [(&'a str, &'a str)], &'a str, u16);
     let cases: Vec<Case> = vec![
-        (MockConfig::default(), &keys, r#"{"ipsWhitelist":["203.0.113.7"]}"#, 204),
-        (MockConfig::default(), &keys, "{}", 400),
-        (MockConfig::default(), &keys, r#"{"scopeIds":[999]}"#, 400),
-        (MockConfig::default(), &keys, r#"{"ipsWhitelist":[]}"#, 400),
-        (
-            MockConfig::default(),
-            &keys[2..],
-            r#"{"ipsWhitelist":["203.0.113.7"]}"#,
-            401,
-        ),
-        (missing, &keys, r#"{"ipsWhitelist":["203.0.113.7"]}"#, 404),
-        (limited, &keys, r#"{"ipsWhitelist":["203.0.113.7"]}"#, 429),
-        (failing, &keys, r#"{"ipsWhitelist":["203.0.113.7"]}"#, 500),
+        (V1, MockConfig::default(), &keys, ip, 204),
+        (V1, MockConfig::default(), &keys, "{}", 400),
+        (V1, MockConfig::default(), &keys, r#"{"scopeIds":[999]}"#, 400),
+        (V1, MockConfig::default(), &keys, r#"{"ipsWhitelist":[]}"#, 400),
+        (V1, MockConfig::default(), &keys[2..], ip, 401),
+        (V1, missing.clone(), &keys, ip, 404),
+        (V1, limited.clone(), &keys, ip, 429),
+        (V1, failing.clone(), &keys, ip, 500),
+        (V2, MockConfig::default(), &keys, ip, 204),
+        (V2, MockConfig::default(), &keys, "{}", 400),
+        (V2, MockConfig::default(), &keys[2..], ip, 401),
+        (V2, MockConfig::default(), &keys, r#"{"scopeNames":["x:y"]}"#, 403),
+        (V2, missing, &keys, ip, 404),
+        (V2, limited.clone(), &keys, ip, 429),
+        (V2, failing.clone(), &keys, ip, 500),
+        (SCOPES, MockConfig::default(), &keys, "", 200),
+        (SCOPES, MockConfig::default(), &keys[2..], "", 401),
+        (SCOPES, limited, &keys, "", 429),
+        (SCOPES, failing, &keys, "", 500),
     ];
-    for (config, headers, body, expected) in cases {
+    for (operation, config, headers, body, expected) in cases {
         let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-        let response = send_raw(&server, headers, body).await;
+        let response = send_raw(&server, operation, headers, body).await;
         let status = response.status().as_u16();
-        assert_eq!(status, expected, "{body}");
+        assert_eq!(status, expected, "{operation} {body}");
         let content_type = response
             .headers()
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.bytes().await.unwrap();
-        match response_schema(&spec, status) {
-            None => assert!(bytes.is_empty(), "{status} has no documented body"),
+        let method = if operation == SCOPES { "get" } else { "patch" };
+        match response_schema(&spec, operation, method, status) {
+            None => assert!(bytes.is_empty(), "{operation} {status} has no documented body"),
             Some(schema) => {
                 assert!(
                     content_type.unwrap_or_default().starts_with("application/json"),
@@ -105,11 +127,15 @@ async fn every_mock_answer_matches_the_spec() {
                 let answer: Value = serde_json::from_slice(&bytes).unwrap();
                 let validator = jsonschema::draft4::new(&schema).unwrap();
                 let errors: Vec<String> = validator.iter_errors(&answer).map(|e| e.to_string()).collect();
-                assert!(errors.is_empty(), "{status} {answer}: {errors:?}");
-                assert!(
-                    answer["errorCode"].is_string() && answer["errorMessage"].is_string(),
-                    "{answer}"
-                );
+                assert!(errors.is_empty(), "{operation} {status} {answer}: {errors:?}");
+                if status >= 400 {
+                    assert!(
+                        answer["errorCode"].is_string() && answer["errorMessage"].is_string(),
+                        "{answer}"
+                    );
+                } else {
+                    assert!(!answer["scopes"].as_array().unwrap().is_empty(), "{answer}");
+                }
             }
         }
     }
