@@ -19,7 +19,13 @@ pub struct MockConfig {
     /// v1 does not check names against it: eToro documents only `ScopeIdNotAllowed` there, so v1 accepts any
     /// well-formed name.
     pub allowed_scope_names: Vec<String>,
+    /// How many of the latest requests [`crate::MockServer::requests`] keeps. A long-running mock (`etoro-token
+    /// mock` under a load test) must not grow without bound; [`crate::MockServer::request_count`] counts all.
+    pub record_limit: usize,
 }
+
+/// The default [`MockConfig::record_limit`]: plenty for any test, a few MiB at most.
+pub const DEFAULT_RECORD_LIMIT: usize = 10_000;
 
 impl Default for MockConfig {
     /// No missing ids, no faults, and the scopes eToro documents.
@@ -44,6 +50,7 @@ impl Default for MockConfig {
             .into_iter()
             .map(String::from)
             .collect(),
+            record_limit: DEFAULT_RECORD_LIMIT,
         }
     }
 }

@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{Faults, MockConfig};
+pub use config::{Faults, MockConfig, DEFAULT_RECORD_LIMIT};
 pub use record::RecordedRequest;
 
 use endpoint::AppState;
@@ -61,7 +61,7 @@ pub fn router(config: MockConfig) -> Router {
 
 /// The router and the recorder behind it.
 fn build(config: MockConfig) -> (Router, Arc<Recorder>) {
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder::new(config.record_limit));
     let router = Router::new()
         .route(
             endpoint::PATH_V1,
@@ -145,7 +145,7 @@ impl MockServer {
         self.recorder.count()
     }
 
-    /// A copy of every request received so far, in arrival order.
+    /// A copy of the requests received so far, in arrival order: the latest [`MockConfig::record_limit`] of them.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.recorder.snapshot()
     }

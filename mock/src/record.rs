@@ -1,5 +1,6 @@
 //! The record of every request that reached the server, for tests to inspect.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -68,37 +69,62 @@ impl fmt::Debug for RecordedRequest {
     }
 }
 
-/// The shared list of recorded requests.
-#[derive(Debug, Default)]
+/// The latest recorded requests (at most `limit`), and how many arrived in all.
+#[derive(Debug)]
 pub(crate) struct Recorder {
-    requests: Mutex<Vec<RecordedRequest>>,
+    limit: usize,
+    log: Mutex<Log>,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    /// Requests that arrived before the oldest one kept.
+    dropped: usize,
+    kept: VecDeque<RecordedRequest>,
 }
 
 impl Recorder {
-    fn lock(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
-        // A panic elsewhere while holding the lock leaves a consistent Vec; keep recording rather than cascade.
-        self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn new(limit: usize) -> Self {
+        Recorder {
+            limit,
+            log: Mutex::new(Log::default()),
+        }
     }
 
-    /// Records a request on arrival and returns its index, so that its status can be filled in later.
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        // A panic elsewhere while holding the lock leaves a consistent log; keep recording rather than cascade.
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a request on arrival and returns its sequence number, so that its status can be filled in later.
     fn push(&self, request: RecordedRequest) -> usize {
-        let mut requests = self.lock();
-        requests.push(request);
-        requests.len() - 1
+        let mut log = self.lock();
+        let sequence = log.dropped + log.kept.len();
+        log.kept.push_back(request);
+        if log.kept.len() > self.limit {
+            log.kept.pop_front();
+            log.dropped += 1;
+        }
+        sequence
     }
 
-    fn set_status(&self, index: usize, status: u16) {
-        if let Some(request) = self.lock().get_mut(index) {
+    fn set_status(&self, sequence: usize, status: u16) {
+        let mut log = self.lock();
+        let Some(index) = sequence.checked_sub(log.dropped) else {
+            return;
+        };
+        if let Some(request) = log.kept.get_mut(index) {
             request.status = status;
         }
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.lock().len()
+        let log = self.lock();
+        log.dropped + log.kept.len()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
-        self.lock().clone()
+        self.lock().kept.iter().cloned().collect()
     }
 }
 

@@ -1038,3 +1038,31 @@ async fn shutdown_stops_serving() {
         .expect_err("nothing listens any more");
     assert!(err.is_connect() || err.is_request(), "{err:?}");
 }
+
+#[tokio::test]
+async fn the_record_is_bounded_but_the_count_is_not() {
+    let config = MockConfig {
+        record_limit: 3,
+        ..MockConfig::default()
+    };
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        client
+            .get(format!("{}/nowhere/{i}", server.base_url()))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(server.request_count(), 5);
+    let kept: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        kept,
+        ["/nowhere/2", "/nowhere/3", "/nowhere/4"],
+        "the latest three are kept"
+    );
+    assert!(
+        server.requests().iter().all(|r| r.status == 404),
+        "statuses land on the kept records"
+    );
+}
