@@ -3,6 +3,7 @@
 //! `cargo xtask regen` turns the checked-in OpenAPI document into the progenitor client in
 //! `client/src/generated.rs`; `cargo xtask regen --check` proves that file is exactly what the spec produces.
 
+pub mod bench;
 pub mod codegen;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,10 @@ usage: cargo xtask <task>
 
 tasks:
   regen           regenerate client/src/generated.rs from openapi/etoro-user-tokens.json
-  regen --check   write nothing; fail if the generated client differs from what the spec produces";
+  regen --check   write nothing; fail if the generated client differs from what the spec produces
+  bench           build in release and measure the wrapper, the CLI and regen against loopback servers;
+                  writes target/bench/results.{json,md} and prints the table
+  bench --quick   the same with small workloads, to smoke-test the bench itself (figures not comparable)";
 
 fn main() -> ExitCode {
     match try_main() {
@@ -34,6 +37,7 @@ fn try_main() -> Result<(), String> {
             eprintln!("{} is up to date", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
+        ["bench", rest @ ..] => xtask::bench::run(&root, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
