@@ -1,6 +1,6 @@
 //! `etoro-token update --from FILE.jsonl`: one update per line, concurrent, rate-limited, journaled.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
 use std::path::Path;
 
@@ -9,20 +9,21 @@ use etoro_client::{types, ApiVersion, Client, PreparedRequest, TokenUpdate};
 use futures::stream::{self, StreamExt};
 use governor::{Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::args::UpdateArgs;
 use crate::journal::Journal;
-use crate::outcome::{self, Exit};
+use crate::outcome::{self, Exit, Report};
 
 /// eToro's documented quota: 60 requests per 60 seconds per user key.
 const ETORO_REQUESTS_PER_MINUTE: u32 = 60;
 
 /// One valid line, ready to send.
-struct Job {
+struct Job<'a> {
     line: u64,
-    input: Value,
+    input: &'a RawValue,
     portfolio: Uuid,
     token: Uuid,
     update: TokenUpdate,
@@ -30,22 +31,23 @@ struct Job {
 
 /// Reads one line: a JSON object with `portfolio`, `token` and the API's own body fields, checked by the same
 /// rules as the flags (and, for v2, without scope ids).
-fn parse_line(line: u64, text: &str, version: ApiVersion) -> Result<Job, String> {
-    let input: Value = serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
-    let Value::Object(mut body) = input.clone() else {
+fn parse_line(line: u64, text: &str, version: ApiVersion) -> Result<Job<'_>, String> {
+    let input: &RawValue = serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
         return Err("must be a JSON object".to_owned());
     };
     let mut id = |field: &str| -> Result<Uuid, String> {
-        match body.remove(field) {
+        match fields.remove(field) {
             Some(Value::String(text)) => text.parse().map_err(|_| format!("{field}: {text:?} is not a UUID")),
             Some(_) => Err(format!("{field}: must be a UUID string")),
             None => Err(format!("{field}: missing")),
         }
     };
     let (portfolio, token) = (id("portfolio")?, id("token")?);
-    // The generated type refuses unknown fields, bad IPv4s, bad dates and malformed scope names.
+    // The generated type refuses unknown fields (a misspelled name would otherwise be dropped silently), bad
+    // IPv4s, bad dates and malformed scope names. (`#[serde(flatten)]` would skip that refusal, hence the map.)
     let body: types::UpdateUserTokenRequest =
-        serde_json::from_value(Value::Object(body)).map_err(|err| err.to_string())?;
+        serde_json::from_value(Value::Object(fields)).map_err(|err| err.to_string())?;
     let update = TokenUpdate::try_from(body).map_err(|err| err.to_string())?;
     match version {
         ApiVersion::V2 => update.to_request_v2(Utc::now()).map(drop),
@@ -83,19 +85,19 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
     let mut jobs = Vec::new();
     for (index, text) in text.lines().enumerate() {
         let line = index as u64 + 1;
-        if text.trim().is_empty() {
+        let text = text.trim();
+        if text.is_empty() {
             continue;
         }
         match parse_line(line, text, client.api_version()) {
-            Ok(job) if journal.as_ref().is_some_and(|j| j.already_done(line, &job.input)) => counts.skipped += 1,
+            Ok(job) if journal.as_ref().is_some_and(|j| j.already_done(line, job.input.get())) => counts.skipped += 1,
             Ok(job) => jobs.push(job),
             Err(message) => {
-                eprintln!("line {line}: invalid: {message} (not sent)");
+                say(&format!("line {line}: invalid: {message} (not sent)"));
                 worst = worst.max(Exit::Invalid);
                 counts.invalid += 1;
-                let record = json!({ "line": line, "outcome": "invalid", "error": message, "at": Utc::now() });
                 if !args.dry_run {
-                    write(&mut journal, &record);
+                    write(&mut journal, &Report::invalid_line(line, message));
                 }
             }
         }
@@ -110,7 +112,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
             {
                 Ok(request) => print_prepared(&request, true),
                 Err(err) => {
-                    eprintln!("line {}: {err}", job.line);
+                    say(&format!("line {}: {err}", job.line));
                     worst = worst.max(outcome::exit_for(&err));
                 }
             }
@@ -132,6 +134,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
                 }
                 let result = client
                     .update_user_token(job.portfolio, job.token, job.update.clone())
+                    .send()
                     .await;
                 (job, result)
             }
@@ -139,38 +142,40 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
         .buffer_unordered(usize::from(args.concurrency));
 
     while let Some((job, result)) = results.next().await {
-        let mut record = match &result {
+        let mut report = match &result {
             Ok(updated) => {
                 counts.updated += 1;
-                outcome::updated_json(updated)
+                Report::updated(updated)
             }
             Err(err) => {
                 worst = worst.max(outcome::exit_for(err));
                 counts.failed += 1;
-                outcome::error_json(err)
+                Report::failed(err)
             }
         };
-        let fields = record.as_object_mut().expect("outcome JSON is an object");
-        fields.insert("line".into(), json!(job.line));
-        fields.insert("portfolio".into(), json!(job.portfolio));
-        fields.insert("token".into(), json!(job.token));
-        fields.insert("at".into(), json!(Utc::now()));
-        fields.insert("input".into(), job.input);
-        write(&mut journal, &record);
-        report(&progress, job.line, &record);
+        report.line = Some(job.line);
+        report.portfolio = Some(job.portfolio);
+        report.token = Some(job.token);
+        report.at = Some(Utc::now());
+        report.input = Some(job.input);
+        write(&mut journal, &report);
+        show(&progress, &report);
     }
     progress.finish_and_clear();
 
-    let summary = json!({
-        "updated": counts.updated, "failed": counts.failed, "invalid": counts.invalid, "skipped": counts.skipped,
-    });
     if args.json {
-        println!("{summary}");
+        println!(
+            "{}",
+            json!({
+                "updated": counts.updated, "failed": counts.failed, "invalid": counts.invalid,
+                "skipped": counts.skipped,
+            })
+        );
     }
-    eprintln!(
+    say(&format!(
         "{} updated, {} failed, {} invalid, {} skipped (already done)",
         counts.updated, counts.failed, counts.invalid, counts.skipped
-    );
+    ));
     worst
 }
 
@@ -191,13 +196,22 @@ fn rate_per_minute(client: &Client, rate: Option<u32>) -> Option<NonZeroU32> {
     }
 }
 
-fn write(journal: &mut Option<Journal>, record: &Value) {
+fn write(journal: &mut Option<Journal>, report: &Report<'_>) {
     if let Some(journal) = journal {
-        if let Err(err) = journal.append(record) {
+        if let Err(err) = journal.append(report) {
             // Losing the journal must not go unnoticed: a re-run would repeat work or skip nothing.
-            eprintln!("error: cannot write the journal: {err}");
+            say(&format!("error: cannot write the journal: {err}"));
         }
     }
+}
+
+/// One line on stderr in one `write` (stderr is unbuffered: `eprintln!` writes each formatted piece on its own,
+/// which `cargo xtask bench` measured at several system calls a line).
+fn say(message: &str) {
+    let mut line = String::with_capacity(message.len() + 1);
+    line.push_str(message);
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// A bar on a terminal; nothing drawn otherwise (each result is then a plain line).
@@ -212,22 +226,18 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-fn report(progress: &ProgressBar, line: u64, record: &Value) {
-    let outcome = record["outcome"].as_str().unwrap_or("unknown");
+fn show(progress: &ProgressBar, report: &Report<'_>) {
+    let line = report.line.unwrap_or_default();
+    let message = match (&report.error, report.request_id) {
+        (Some(error), _) => format!("line {line}: {}: {error}", report.outcome),
+        (None, Some(id)) => format!("line {line}: {} (request id {id})", report.outcome),
+        (None, None) => format!("line {line}: {}", report.outcome),
+    };
     if progress.is_hidden() {
-        match record.get("error") {
-            Some(error) => eprintln!("line {line}: {outcome}: {}", error.as_str().unwrap_or_default()),
-            None => eprintln!(
-                "line {line}: {outcome} (request id {})",
-                record["requestId"].as_str().unwrap_or("?")
-            ),
-        }
+        say(&message);
     } else {
-        if outcome != "updated" {
-            progress.println(format!(
-                "line {line}: {outcome}: {}",
-                record["error"].as_str().unwrap_or_default()
-            ));
+        if report.error.is_some() {
+            progress.println(message);
         }
         progress.inc(1);
     }

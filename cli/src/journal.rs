@@ -6,13 +6,24 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::outcome::Report;
 
 /// An open journal, and what earlier runs already did.
 pub struct Journal {
     file: File,
-    /// Line number -> the input that was updated successfully on that line.
-    done: HashMap<u64, Value>,
+    /// Line number -> the text of the input that was updated successfully on that line.
+    done: HashMap<u64, String>,
+}
+
+/// The part of a record a resumed run needs.
+#[derive(Deserialize)]
+struct Done {
+    line: u64,
+    outcome: String,
+    input: Option<Box<RawValue>>,
 }
 
 impl Journal {
@@ -22,13 +33,11 @@ impl Journal {
         let mut done = HashMap::new();
         if let Ok(existing) = File::open(path) {
             for line in BufReader::new(existing).lines() {
-                let Ok(record) = serde_json::from_str::<Value>(&line?) else {
+                let Ok(record) = serde_json::from_str::<Done>(&line?) else {
                     continue;
                 };
-                if record["outcome"] == "updated" {
-                    if let Some(number) = record["line"].as_u64() {
-                        done.insert(number, record["input"].clone());
-                    }
+                if let (true, Some(input)) = (record.outcome == "updated", record.input) {
+                    done.insert(record.line, input.get().to_owned());
                 }
             }
         }
@@ -36,14 +45,14 @@ impl Journal {
         Ok(Journal { file, done })
     }
 
-    /// True when an earlier run updated exactly this input on this line (an edited line runs again).
-    pub fn already_done(&self, line: u64, input: &Value) -> bool {
-        self.done.get(&line) == Some(input)
+    /// True when an earlier run updated exactly this input text on this line (an edited line runs again).
+    pub fn already_done(&self, line: u64, input: &str) -> bool {
+        self.done.get(&line).is_some_and(|done| done == input)
     }
 
     /// Appends one record with a single `write` call: no userspace buffer holds it back.
-    pub fn append(&mut self, record: &Value) -> io::Result<()> {
-        let mut bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
+    pub fn append(&mut self, record: &Report<'_>) -> io::Result<()> {
+        let mut bytes = record.to_json().into_bytes();
         bytes.push(b'\n');
         self.file.write_all(&bytes)
     }

@@ -165,10 +165,12 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
     match call.await {
         Ok(updated) => {
             if args.json {
-                let mut object = outcome::updated_json(&updated);
-                object["portfolio"] = serde_json::json!(portfolio);
-                object["token"] = serde_json::json!(token);
-                println!("{object}");
+                let report = outcome::Report {
+                    portfolio: Some(portfolio),
+                    token: Some(token),
+                    ..outcome::Report::updated(&updated)
+                };
+                println!("{}", report.to_json());
             } else {
                 println!(
                     "updated user token {token} of agent-portfolio {portfolio} (request id {})",
@@ -183,7 +185,7 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
 
 fn report_error(err: &etoro_client::Error, json: bool) -> Exit {
     if json {
-        println!("{}", outcome::error_json(err));
+        println!("{}", outcome::Report::failed(err).to_json());
     } else {
         eprintln!("error: {err}");
     }

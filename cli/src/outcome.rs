@@ -1,9 +1,12 @@
-//! How a result becomes an exit code, a line for people and an object for scripts.
+//! How a result becomes an exit code, a line for people and a JSON object for scripts and the journal.
 
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
 use etoro_client::{Error, Updated};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
 
 /// The documented exit codes, from best to worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,45 +38,91 @@ pub fn exit_for(err: &Error) -> Exit {
     }
 }
 
-/// The short outcome name used in `--json` output and the journal.
-pub fn outcome_name(err: &Error) -> &'static str {
-    match exit_for(err) {
-        Exit::Success => "updated",
-        Exit::Invalid => "invalid",
-        Exit::Refused => "refused",
-        Exit::Failed => "failed",
-    }
+/// One result as JSON: `--json` output, and one journal record. Absent facts are left out, not `null`.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// `updated`, `invalid`, `refused` or `failed`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<&'a str>,
+    /// The field at fault, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// The bulk line as given, written verbatim: a resumed run compares it to skip what succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<&'a RawValue>,
 }
 
-/// A success as JSON.
-pub fn updated_json(updated: &Updated) -> Value {
-    json!({
-        "outcome": "updated",
-        "requestId": updated.request_id,
-        "status": updated.status.as_u16(),
-        "attempts": updated.attempts,
-    })
-}
+impl<'a> Report<'a> {
+    /// A success.
+    pub fn updated(updated: &Updated) -> Self {
+        Report {
+            outcome: "updated",
+            request_id: Some(updated.request_id),
+            status: Some(updated.status.as_u16()),
+            attempts: Some(updated.attempts),
+            ..Report::default()
+        }
+    }
 
-/// A failure as JSON: the outcome, the message, and what eToro said when it answered.
-pub fn error_json(err: &Error) -> Value {
-    let mut object = json!({
-        "outcome": outcome_name(err),
-        "error": err.to_string(),
-    });
-    if let Some(status) = err.status() {
-        object["status"] = json!(status.as_u16());
+    /// A failure: the outcome, the message, and what eToro said when it answered.
+    pub fn failed(err: &'a Error) -> Self {
+        let mut report = Report {
+            outcome: match exit_for(err) {
+                Exit::Success => "updated",
+                Exit::Invalid => "invalid",
+                Exit::Refused => "refused",
+                Exit::Failed => "failed",
+            },
+            request_id: err.request_id(),
+            status: err.status().map(|status| status.as_u16()),
+            error: Some(err.to_string()),
+            ..Report::default()
+        };
+        match err {
+            Error::Api(api) => {
+                report.error_code = api.error_code.as_deref();
+                report.error_message = api.error_message.as_deref();
+                report.attempts = Some(api.attempts);
+            }
+            Error::InvalidInput(invalid) => report.field = Some(&invalid.field),
+            _ => {}
+        }
+        report
     }
-    if let Some(request_id) = err.request_id() {
-        object["requestId"] = json!(request_id);
+
+    /// A line of a bulk file that was not valid.
+    pub fn invalid_line(line: u64, message: String) -> Self {
+        Report {
+            line: Some(line),
+            outcome: "invalid",
+            error: Some(message),
+            at: Some(Utc::now()),
+            ..Report::default()
+        }
     }
-    if let Error::Api(api) = err {
-        object["errorCode"] = json!(api.error_code);
-        object["errorMessage"] = json!(api.error_message);
-        object["attempts"] = json!(api.attempts);
+
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report always serializes")
     }
-    if let Error::InvalidInput(invalid) = err {
-        object["field"] = json!(invalid.field);
-    }
-    object
 }

@@ -227,3 +227,40 @@ async fn bulk_dry_run_prints_one_request_per_line_and_sends_nothing() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 3);
     assert_eq!(server.request_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_with_an_unknown_or_misspelled_field_is_invalid() {
+    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), MockConfig::default())
+        .await
+        .unwrap();
+    let (portfolio, token) = (Uuid::new_v4(), Uuid::new_v4());
+    let file = write_file(&[
+        json!({ "portfolio": portfolio, "token": token, "scopeNamez": ["a:b"], "ipsWhitelist": ["203.0.113.7"] })
+            .to_string(),
+        json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.300"] }).to_string(),
+        json!({ "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
+        json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal_path = dir.path().join("journal.jsonl");
+
+    let output = bulk(&server, file.path(), &journal_path, &[]).output().unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 1: invalid") && stderr.contains("scopeNamez"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 2: invalid") && stderr.contains("line 3: invalid"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("portfolio"), "the missing field is named: {stderr}");
+    assert_eq!(server.request_count(), 1, "only the valid line is sent");
+    let outcomes: Vec<_> = journal(&journal_path)
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["invalid", "invalid", "invalid", "updated"]);
+}

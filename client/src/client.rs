@@ -401,13 +401,20 @@ impl ClientBuilder {
                 let user_agent = self.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
                 let user_agent = reqwest::header::HeaderValue::from_str(user_agent)
                     .map_err(|_| config("user_agent", "may only contain visible ASCII characters"))?;
-                reqwest::Client::builder()
+                let builder = reqwest::Client::builder()
                     .user_agent(user_agent)
                     .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                     // Credentials must never follow a redirect to another host: see SECURITY.md.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|err| config("http client", &err.to_string()))?
+                    .redirect(reqwest::redirect::Policy::none());
+                let builder = if base_url.starts_with("https://") {
+                    // Defence in depth: this client never sends a request over plain http.
+                    builder.https_only(true)
+                } else {
+                    // Plain http is only allowed to loopback, where no TLS is ever used: skip loading the system's
+                    // root certificates, most of a one-shot command's start-up (`cargo xtask bench`).
+                    builder.tls_certs_only([])
+                };
+                builder.build().map_err(|err| config("http client", &err.to_string()))?
             }
         };
         Ok(Client {
