@@ -57,75 +57,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///A permission scope name such as `etoro-public:trade.real:read`: not empty, no whitespace or control characters. The server decides which names are allowed.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct ScopeName(::std::string::String);
-    impl ::std::ops::Deref for ScopeName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ScopeName> for ::std::string::String {
-        fn from(value: ScopeName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ScopeName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\s\\x00-\\x1f\\x7f]+$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]+$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ScopeName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ScopeName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ScopeName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///One allowed scope name.
     #[derive(
         ::serde::Deserialize,
@@ -181,7 +112,7 @@ pub mod types {
             rename = "scopeNames",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub scope_names: ::std::option::Option<::std::vec::Vec<ScopeName>>,
+        pub scope_names: ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
     }
     impl UpdateUserTokenRequest {
         pub fn builder() -> builder::UpdateUserTokenRequest {
@@ -217,7 +148,7 @@ pub mod types {
             rename = "scopeNames",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub scope_names: ::std::option::Option<::std::vec::Vec<ScopeName>>,
+        pub scope_names: ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
     }
     impl UpdateUserTokenV2Request {
         pub fn builder() -> builder::UpdateUserTokenV2Request {
@@ -389,7 +320,7 @@ pub mod types {
                 ::std::string::String,
             >,
             scope_names: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
                 ::std::string::String,
             >,
         }
@@ -447,7 +378,7 @@ pub mod types {
             pub fn scope_names<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                    ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -495,7 +426,7 @@ pub mod types {
                 ::std::string::String,
             >,
             scope_names: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
                 ::std::string::String,
             >,
         }
@@ -540,7 +471,7 @@ pub mod types {
             pub fn scope_names<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ScopeName>>,
+                    ::std::option::Option<::std::vec::Vec<crate::ScopeName>>,
                 >,
                 T::Error: ::std::fmt::Display,
             {

@@ -44,6 +44,7 @@ pub use error::{ApiError, Error, InvalidInput};
 pub use generated::types;
 pub use hooks::{PreparedRequest, MAX_ERROR_BODY};
 pub use retry::RetryPolicy;
+pub use scope::{InvalidScopeName, ScopeName};
 pub use update::{Scopes, TokenUpdate};
 
 /// The README's Rust examples compile as doctests.

@@ -20,3 +20,146 @@ pub const DEMO_READ: &str = "etoro-public:demo:read";
 pub const REAL_WRITE: &str = "etoro-public:real:write";
 /// Older form of [`TRADE_DEMO_WRITE`] (scope id 203).
 pub const DEMO_WRITE: &str = "etoro-public:demo:write";
+
+/// A well-formed scope name: not empty, no whitespace, no control characters (the spec's `ScopeName`).
+///
+/// The generated types use this type in place of the one typify would generate from the spec's pattern
+/// (`cargo xtask regen` is told to), so the rule is checked in one place, by plain character tests, with an error
+/// that names it. Whether a well-formed name is *allowed* is the server's call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ScopeName(String);
+
+/// Why a string is not a [`ScopeName`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidScopeName {
+    /// The name is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The name holds whitespace or a control character.
+    #[error("must not contain whitespace or control characters (got {0:?})")]
+    Whitespace(String),
+}
+
+impl ScopeName {
+    /// Checks `name` and wraps it.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidScopeName> {
+        let name = name.into();
+        Self::check(&name)?;
+        Ok(ScopeName(name))
+    }
+
+    /// Checks `name` without keeping it.
+    pub fn check(name: &str) -> Result<(), InvalidScopeName> {
+        if name.is_empty() {
+            return Err(InvalidScopeName::Empty);
+        }
+        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(InvalidScopeName::Whitespace(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ScopeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for ScopeName {
+    type Err = InvalidScopeName;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ScopeName::new(name)
+    }
+}
+
+impl TryFrom<&str> for ScopeName {
+    type Error = InvalidScopeName;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        ScopeName::new(name)
+    }
+}
+
+impl TryFrom<String> for ScopeName {
+    type Error = InvalidScopeName;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        ScopeName::new(name)
+    }
+}
+
+impl From<ScopeName> for String {
+    fn from(name: ScopeName) -> Self {
+        name.0
+    }
+}
+
+impl AsRef<str> for ScopeName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Deserializing checks the rule too: a body read from a file or the wire cannot hold a malformed name.
+impl<'de> serde::Deserialize<'de> for ScopeName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ScopeName::new(name).map_err(|err| serde::de::Error::custom(format!("invalid scope name: {err}")))
+    }
+}
+
+/// The same schema as the spec's `ScopeName`.
+impl schemars::JsonSchema for ScopeName {
+    fn schema_name() -> String {
+        "ScopeName".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            string: Some(Box::new(schemars::schema::StringValidation {
+                min_length: Some(1),
+                pattern: Some(r"^[^\s\x00-\x1f\x7f]+$".to_owned()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_names_only() {
+        assert_eq!(ScopeName::new(TRADE_REAL_READ).unwrap().as_str(), TRADE_REAL_READ);
+        assert_eq!(ScopeName::new(""), Err(InvalidScopeName::Empty));
+        for bad in [
+            "a b",
+            "a\tb",
+            "a\nb",
+            "\u{0}",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\u{a0}b",
+            "a\u{2003}b",
+        ] {
+            assert!(ScopeName::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(serde_json::from_str::<ScopeName>("\"a b\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&ScopeName::new("x:y").unwrap()).unwrap(),
+            "\"x:y\""
+        );
+    }
+}

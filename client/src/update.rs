@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::InvalidInput;
 use crate::generated::types;
+use crate::scope::{InvalidScopeName, ScopeName};
 
 /// The scopes a token should hold: by name (preferred) or by the deprecated numeric ids. One enum, so a request
 /// can never carry both.
@@ -118,7 +119,7 @@ impl TokenUpdate {
             Some(Scopes::Names(names)) => {
                 check_list("scopeNames", names)?;
                 for (index, name) in names.iter().enumerate() {
-                    check_scope_name(index, name)?;
+                    ScopeName::check(name).map_err(|err| scope_name_error(index, err))?;
                 }
             }
             Some(Scopes::Ids(ids)) => check_list("scopeIds", ids)?,
@@ -156,12 +157,7 @@ impl TokenUpdate {
                 let names = names
                     .iter()
                     .enumerate()
-                    .map(|(index, name)| {
-                        // `validate` already applied the spec's pattern; this conversion re-checks it in the
-                        // generated type, so the two can never disagree silently.
-                        types::ScopeName::try_from(name.as_str())
-                            .map_err(|err| InvalidInput::new(format!("scopeNames[{index}]"), err.to_string()))
-                    })
+                    .map(|(index, name)| ScopeName::new(name.as_str()).map_err(|err| scope_name_error(index, err)))
                     .collect::<Result<Vec<_>, _>>()?;
                 body.scope_names = Some(names);
             }
@@ -238,16 +234,6 @@ fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Res
     }
 }
 
-fn check_scope_name(index: usize, name: &str) -> Result<(), InvalidInput> {
-    let field = || format!("scopeNames[{index}]");
-    if name.is_empty() {
-        return Err(InvalidInput::new(field(), "must not be empty"));
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(InvalidInput::new(
-            field(),
-            format!("must not contain whitespace or control characters (got {name:?})"),
-        ));
-    }
-    Ok(())
+fn scope_name_error(index: usize, err: InvalidScopeName) -> InvalidInput {
+    InvalidInput::new(format!("scopeNames[{index}]"), err.to_string())
 }

@@ -19,9 +19,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use etoro_client::types::{
-    GetAllowedScopesResponse, ScopeName, ScopeNameItem, UpdateUserTokenRequest, UpdateUserTokenV2Request,
-};
+use etoro_client::types::{GetAllowedScopesResponse, ScopeNameItem, UpdateUserTokenRequest, UpdateUserTokenV2Request};
+use etoro_client::ScopeName;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 

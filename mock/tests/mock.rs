@@ -266,8 +266,8 @@ async fn body_must_be_json_of_the_request_type() {
         (json!({"ipsWhitelist": ["300.1.1.1"]}), "invalid IPv4"),
         (json!({"ipsWhitelist": ["::1"]}), "invalid IPv4"),
         (json!({"expiresAt": "tomorrow"}), "input"),
-        (json!({"scopeNames": ["etoro-public: trade"]}), "pattern"),
-        (json!({"scopeNames": [""]}), "shorter than 1"),
+        (json!({"scopeNames": ["etoro-public: trade"]}), "whitespace"),
+        (json!({"scopeNames": [""]}), "must not be empty"),
         (json!({"scopeIds": ["200"]}), "invalid type"),
     ] {
         let (status, code, message) = body_error(&server, body.clone()).await;
