@@ -16,7 +16,7 @@ use crate::error::{Error, InvalidInput};
 use crate::generated::{self, types};
 use crate::hooks::PreparedRequest;
 use crate::retry::RetryPolicy;
-use crate::scopes::{self, ScopeCache};
+use crate::scope_check::{self, ScopeCache};
 use crate::update::{Scopes, TokenUpdate};
 
 /// eToro's public API.
@@ -234,7 +234,7 @@ impl<'a> UpdateCall<'a> {
             return Ok(());
         };
         let allowed = cache.get(|| self.client.allowed_scopes()).await?;
-        Ok(scopes::check(names, &allowed)?)
+        Ok(scope_check::check(names, &allowed)?)
     }
 
     fn v1(
