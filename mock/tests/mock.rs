@@ -536,40 +536,6 @@ async fn v2_runs_the_shared_checks() {
 }
 
 #[tokio::test]
-async fn v2_missing_ids_answer_404() {
-    let gone_portfolio = Uuid::new_v4();
-    let gone_token = Uuid::new_v4();
-    let config = MockConfig {
-        missing: [gone_portfolio, gone_token].into_iter().collect(),
-        ..MockConfig::default()
-    };
-    let server = start(config).await;
-    let c = client();
-    for (portfolio, token, expected) in [
-        (
-            gone_portfolio.to_string(),
-            TOKEN.to_owned(),
-            "Agent-portfolio not found",
-        ),
-        (PORTFOLIO.to_owned(), gone_token.to_string(), "User token not found"),
-    ] {
-        let response = c
-            .patch(url_v2(&server, &portfolio, &token))
-            .bearer_auth("t")
-            .header("x-request-id", REQUEST_ID)
-            .json(&json!({"scopeNames": ["etoro-public:trade.demo:read"]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            expect_error(response, StatusCode::NOT_FOUND, "NotFound").await,
-            expected
-        );
-    }
-    server.shutdown().await;
-}
-
-#[tokio::test]
 async fn scopes_answer_the_configured_list_in_order() {
     let server = start(MockConfig::default()).await;
     let response = get_scopes(&client(), &server).send().await.unwrap();
@@ -735,7 +701,7 @@ async fn faults_apply_to_the_v2_routes() {
 }
 
 #[tokio::test]
-async fn missing_ids_answer_404() {
+async fn missing_ids_answer_404_in_v1_and_v2() {
     let gone_portfolio = Uuid::new_v4();
     let gone_token = Uuid::new_v4();
     let config = MockConfig {
@@ -744,31 +710,38 @@ async fn missing_ids_answer_404() {
     };
     let server = start(config).await;
     let c = client();
-    for (portfolio, token, expected) in [
-        (
-            gone_portfolio.to_string(),
-            TOKEN.to_owned(),
-            "Agent-portfolio not found",
-        ),
-        (PORTFOLIO.to_owned(), gone_token.to_string(), "User token not found"),
-        (
-            gone_portfolio.to_string(),
-            gone_token.to_string(),
-            "Agent-portfolio not found",
-        ),
-    ] {
-        let response = c
-            .patch(url(&server, &portfolio, &token))
-            .bearer_auth("t")
-            .header("x-request-id", REQUEST_ID)
-            .json(&json!({"scopeIds": [200]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            expect_error(response, StatusCode::NOT_FOUND, "NotFound").await,
-            expected
-        );
+    type UrlOf = fn(&MockServer, &str, &str) -> String;
+    let versions: [(UrlOf, Value); 2] = [
+        (url, json!({"scopeIds": [200]})),
+        (url_v2, json!({"scopeNames": ["etoro-public:trade.demo:read"]})),
+    ];
+    for (url_of, body) in &versions {
+        for (portfolio, token, expected) in [
+            (
+                gone_portfolio.to_string(),
+                TOKEN.to_owned(),
+                "Agent-portfolio not found",
+            ),
+            (PORTFOLIO.to_owned(), gone_token.to_string(), "User token not found"),
+            (
+                gone_portfolio.to_string(),
+                gone_token.to_string(),
+                "Agent-portfolio not found",
+            ),
+        ] {
+            let response = c
+                .patch(url_of(&server, &portfolio, &token))
+                .bearer_auth("t")
+                .header("x-request-id", REQUEST_ID)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                expect_error(response, StatusCode::NOT_FOUND, "NotFound").await,
+                expected
+            );
+        }
     }
     // An invalid body is reported before a missing id.
     let response = c
