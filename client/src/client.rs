@@ -182,10 +182,9 @@ impl<'a> UpdateCall<'a> {
     /// [`ClientBuilder::check_scopes`]). Credentials show as `[REDACTED]`.
     pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
         let (body, request_id) = self.prepare()?;
-        let raw = &self.client.raw;
         match body {
-            Body::V1(body) => call::dry_run(self.v1(raw, request_id, body), request_id).await,
-            Body::V2(body) => call::dry_run(self.v2(raw, request_id, body), request_id).await,
+            Body::V1(body) => call::dry_run(self.v1(request_id, body), request_id).await,
+            Body::V2(body) => call::dry_run(self.v2(request_id, body), request_id).await,
         }
     }
 
@@ -194,18 +193,17 @@ impl<'a> UpdateCall<'a> {
     pub async fn send(self) -> Result<Updated, Error> {
         let (body, request_id) = self.prepare()?;
         self.check_scopes_with_server().await?;
-        let client = self.client;
-        let (policy, timeout, raw) = (&client.retry, client.timeout, &client.raw);
+        let (policy, timeout) = (&self.client.retry, self.client.timeout);
         let (answer, attempts) = match body {
             Body::V1(body) => {
                 call::run(policy, timeout, request_id, "update user token", || {
-                    self.v1(raw, request_id, body.clone())
+                    self.v1(request_id, body.clone())
                 })
                 .await?
             }
             Body::V2(body) => {
                 call::run(policy, timeout, request_id, "update user token (v2)", || {
-                    self.v2(raw, request_id, body.clone())
+                    self.v2(request_id, body.clone())
                 })
                 .await?
             }
@@ -239,10 +237,10 @@ impl<'a> UpdateCall<'a> {
 
     fn v1(
         &self,
-        raw: &'a generated::Client,
         request_id: Uuid,
         body: types::UpdateUserTokenRequest,
     ) -> impl Future<Output = call::Outcome<()>> + 'a {
+        let raw: &'a generated::Client = &self.client.raw;
         raw.update_user_token()
             .agent_portfolio_id(self.portfolio)
             .user_token_id(self.token)
@@ -253,10 +251,10 @@ impl<'a> UpdateCall<'a> {
 
     fn v2(
         &self,
-        raw: &'a generated::Client,
         request_id: Uuid,
         body: types::UpdateUserTokenV2Request,
     ) -> impl Future<Output = call::Outcome<()>> + 'a {
+        let raw: &'a generated::Client = &self.client.raw;
         raw.update_user_token_v2()
             .agent_portfolio_id(self.portfolio)
             .user_token_id(self.token)
