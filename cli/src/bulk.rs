@@ -5,12 +5,12 @@ use std::num::NonZeroU32;
 use std::path::Path;
 
 use chrono::Utc;
-use etoro_client::{types, ApiVersion, Client, PreparedRequest, TokenUpdate};
+use etoro_client::{types, ApiVersion, Client, TokenUpdate};
 use futures::stream::{self, StreamExt};
 use governor::{Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::args::UpdateArgs;
@@ -110,7 +110,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
                 .dry_run()
                 .await
             {
-                Ok(request) => print_prepared(&request, true),
+                Ok(request) => outcome::print_prepared(&request, true),
                 Err(err) => {
                     say(&format!("line {}: {err}", job.line));
                     worst = worst.max(outcome::exit_for(&err));
@@ -240,28 +240,5 @@ fn show(progress: &ProgressBar, report: &Report<'_>) {
             progress.println(message);
         }
         progress.inc(1);
-    }
-}
-
-/// Prints a dry-run request: as a JSON object, or as HTTP/1.1-style text.
-pub fn print_prepared(request: &PreparedRequest, json: bool) {
-    if json {
-        let headers: Map<String, Value> = request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-            .collect();
-        let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
-        println!(
-            "{}",
-            json!({ "dryRun": true, "method": request.method, "url": request.url, "headers": headers, "body": body })
-        );
-    } else {
-        println!("{} {}", request.method, request.url);
-        for (name, value) in &request.headers {
-            println!("{name}: {value}");
-        }
-        println!();
-        println!("{}", request.body);
     }
 }

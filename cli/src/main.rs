@@ -156,7 +156,7 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
     if args.dry_run {
         return match call.dry_run().await {
             Ok(request) => {
-                bulk::print_prepared(&request, args.json);
+                outcome::print_prepared(&request, args.json);
                 Exit::Success
             }
             Err(err) => report_error(&err, args.json),

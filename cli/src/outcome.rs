@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use etoro_client::{Error, Updated};
+use etoro_client::{Error, PreparedRequest, Updated};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// The documented exit codes, from best to worst.
@@ -124,5 +125,28 @@ impl<'a> Report<'a> {
     /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a report always serializes")
+    }
+}
+
+/// Prints a dry-run request: as a JSON object, or as HTTP/1.1-style text.
+pub fn print_prepared(request: &PreparedRequest, json: bool) {
+    if json {
+        let headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
+        println!(
+            "{}",
+            json!({ "dryRun": true, "method": request.method, "url": request.url, "headers": headers, "body": body })
+        );
+    } else {
+        println!("{} {}", request.method, request.url);
+        for (name, value) in &request.headers {
+            println!("{name}: {value}");
+        }
+        println!();
+        println!("{}", request.body);
     }
 }
