@@ -8,7 +8,236 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///The body of every error answer. Known `errorCode`s: NoChangesDetected, ScopeIdNotAllowed (400); Unauthorized (401); ScopeNameNotAllowed (403, v2); NotFound (404); TooManyRequests (429); UnhandledException (500).
+    ///One agent-portfolio and its user tokens.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct AgentPortfolioItem {
+        ///The GCID associated with the agent-portfolio.
+        #[serde(
+            rename = "agentPortfolioGcid",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub agent_portfolio_gcid: ::std::option::Option<i64>,
+        ///The unique identifier of the agent-portfolio.
+        #[serde(
+            rename = "agentPortfolioId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub agent_portfolio_id: ::std::option::Option<::uuid::Uuid>,
+        ///The display name of the agent-portfolio.
+        #[serde(
+            rename = "agentPortfolioName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub agent_portfolio_name: ::std::option::Option<::std::string::String>,
+        ///The virtual balance (USD) the agent-portfolio was funded with.
+        #[serde(
+            rename = "agentPortfolioVirtualBalance",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub agent_portfolio_virtual_balance: ::std::option::Option<f64>,
+        ///When the agent-portfolio was created.
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The Trading API mirror id of the agent-portfolio's copy trade.
+        #[serde(
+            rename = "mirrorId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub mirror_id: ::std::option::Option<i64>,
+        ///The user tokens of this agent-portfolio.
+        #[serde(
+            rename = "userTokens",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub user_tokens: ::std::vec::Vec<AgentPortfolioUserTokenItem>,
+    }
+    impl AgentPortfolioItem {
+        pub fn builder() -> builder::AgentPortfolioItem {
+            Default::default()
+        }
+    }
+    ///One user token as listed: its settings, never its secret.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct AgentPortfolioUserTokenItem {
+        ///The OAuth client the token belongs to.
+        #[serde(
+            rename = "clientId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub client_id: ::std::option::Option<::uuid::Uuid>,
+        ///When the token was created.
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///When the token expires (UTC); null when it never expires.
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The external application registered for the token.
+        #[serde(
+            rename = "externalApplicationName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub external_application_name: ::std::option::Option<::std::string::String>,
+        ///The IPv4 addresses allowed to use the token; null or empty when unrestricted. Read as plain strings, so that an entry this client does not expect never makes a listing unreadable.
+        #[serde(
+            rename = "ipsWhitelist",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ips_whitelist: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///[DEPRECATED — use scopeNames] The scope ids the token holds.
+        #[serde(
+            rename = "scopeIds",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub scope_ids: ::std::option::Option<::std::vec::Vec<i32>>,
+        ///The scope names the token holds.
+        #[serde(
+            rename = "scopeNames",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub scope_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///The unique identifier of the user token.
+        #[serde(
+            rename = "userTokenId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_token_id: ::std::option::Option<::uuid::Uuid>,
+        ///The user-defined name of the token, unique within its agent-portfolio.
+        #[serde(
+            rename = "userTokenName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_token_name: ::std::option::Option<::std::string::String>,
+    }
+    impl AgentPortfolioUserTokenItem {
+        pub fn builder() -> builder::AgentPortfolioUserTokenItem {
+            Default::default()
+        }
+    }
+    ///The new token, with its secret: returned by the create call only.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CreateUserTokenResponse {
+        ///The OAuth client the token belongs to.
+        #[serde(
+            rename = "clientId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub client_id: ::std::option::Option<::uuid::Uuid>,
+        ///When the token was created.
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///When the token expires (UTC); null when it never expires.
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The IPv4 addresses allowed to use the token; null or empty when unrestricted. Read as plain strings, so that an entry this client does not expect never makes a listing unreadable.
+        #[serde(
+            rename = "ipsWhitelist",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ips_whitelist: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///The scope names granted.
+        #[serde(
+            rename = "scopeNames",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub scope_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(
+            rename = "userToken",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_token: ::std::option::Option<crate::TokenSecret>,
+        ///The unique identifier of the new token.
+        #[serde(
+            rename = "userTokenId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_token_id: ::std::option::Option<::uuid::Uuid>,
+        ///The token's name.
+        #[serde(
+            rename = "userTokenName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub user_token_name: ::std::option::Option<::std::string::String>,
+    }
+    impl CreateUserTokenResponse {
+        pub fn builder() -> builder::CreateUserTokenResponse {
+            Default::default()
+        }
+    }
+    ///A new user token: its name, scope names, and optionally an IPv4 allow-list and an expiry.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateUserTokenV2Request {
+        ///When the token expires (UTC); leave out for no expiry.
+        #[serde(
+            rename = "expiresAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The IPv4 addresses allowed to use the token; leave out for no restriction.
+        #[serde(
+            rename = "ipsWhitelist",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ips_whitelist: ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+        ///The scope names to grant.
+        #[serde(rename = "scopeNames")]
+        pub scope_names: ::std::vec::Vec<crate::ScopeName>,
+        #[serde(rename = "userTokenName")]
+        pub user_token_name: crate::TokenName,
+    }
+    impl CreateUserTokenV2Request {
+        pub fn builder() -> builder::CreateUserTokenV2Request {
+            Default::default()
+        }
+    }
+    ///The body of every error answer (eToro renamed the schema AgentPortfolioApi_ErrorResponse in later releases, same shape). Known `errorCode`s: NoChangesDetected, ScopeIdNotAllowed, ScopeIdsRequired, IpsWhitelistInvalidIp, ValidationFailed (400); Unauthorized (401); ScopeNameNotAllowed (403, v2); NotFound (404); UserKeyNameAlreadyExists (409); TooManyRequests, MaxUserTokensExceeded (429); UnhandledException (500).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -34,6 +263,30 @@ pub mod types {
     }
     impl ErrorResponse {
         pub fn builder() -> builder::ErrorResponse {
+            Default::default()
+        }
+    }
+    ///Every agent-portfolio of the user.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct GetAgentPortfoliosResponse {
+        ///The agent-portfolios owned by the user.
+        #[serde(
+            rename = "agentPortfolios",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub agent_portfolios: ::std::vec::Vec<AgentPortfolioItem>,
+    }
+    impl GetAgentPortfoliosResponse {
+        pub fn builder() -> builder::GetAgentPortfoliosResponse {
             Default::default()
         }
     }
@@ -158,6 +411,693 @@ pub mod types {
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct AgentPortfolioItem {
+            agent_portfolio_gcid: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            agent_portfolio_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            agent_portfolio_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            agent_portfolio_virtual_balance: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            mirror_id: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            user_tokens: ::std::result::Result<
+                ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AgentPortfolioItem {
+            fn default() -> Self {
+                Self {
+                    agent_portfolio_gcid: Ok(Default::default()),
+                    agent_portfolio_id: Ok(Default::default()),
+                    agent_portfolio_name: Ok(Default::default()),
+                    agent_portfolio_virtual_balance: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
+                    mirror_id: Ok(Default::default()),
+                    user_tokens: Ok(Default::default()),
+                }
+            }
+        }
+        impl AgentPortfolioItem {
+            pub fn agent_portfolio_gcid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_portfolio_gcid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for agent_portfolio_gcid: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn agent_portfolio_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_portfolio_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for agent_portfolio_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn agent_portfolio_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_portfolio_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for agent_portfolio_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn agent_portfolio_virtual_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_portfolio_virtual_balance = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for agent_portfolio_virtual_balance: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn mirror_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mirror_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mirror_id: {e}")
+                    });
+                self
+            }
+            pub fn user_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_tokens: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AgentPortfolioItem> for super::AgentPortfolioItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AgentPortfolioItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_portfolio_gcid: value.agent_portfolio_gcid?,
+                    agent_portfolio_id: value.agent_portfolio_id?,
+                    agent_portfolio_name: value.agent_portfolio_name?,
+                    agent_portfolio_virtual_balance: value
+                        .agent_portfolio_virtual_balance?,
+                    created_at: value.created_at?,
+                    mirror_id: value.mirror_id?,
+                    user_tokens: value.user_tokens?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AgentPortfolioItem> for AgentPortfolioItem {
+            fn from(value: super::AgentPortfolioItem) -> Self {
+                Self {
+                    agent_portfolio_gcid: Ok(value.agent_portfolio_gcid),
+                    agent_portfolio_id: Ok(value.agent_portfolio_id),
+                    agent_portfolio_name: Ok(value.agent_portfolio_name),
+                    agent_portfolio_virtual_balance: Ok(
+                        value.agent_portfolio_virtual_balance,
+                    ),
+                    created_at: Ok(value.created_at),
+                    mirror_id: Ok(value.mirror_id),
+                    user_tokens: Ok(value.user_tokens),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AgentPortfolioUserTokenItem {
+            client_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            external_application_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            ips_whitelist: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            scope_ids: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<i32>>,
+                ::std::string::String,
+            >,
+            scope_names: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            user_token_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            user_token_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AgentPortfolioUserTokenItem {
+            fn default() -> Self {
+                Self {
+                    client_id: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    external_application_name: Ok(Default::default()),
+                    ips_whitelist: Ok(Default::default()),
+                    scope_ids: Ok(Default::default()),
+                    scope_names: Ok(Default::default()),
+                    user_token_id: Ok(Default::default()),
+                    user_token_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl AgentPortfolioUserTokenItem {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn external_application_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_application_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for external_application_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn ips_whitelist<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ips_whitelist = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ips_whitelist: {e}")
+                    });
+                self
+            }
+            pub fn scope_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<i32>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_ids: {e}")
+                    });
+                self
+            }
+            pub fn scope_names<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_names = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_names: {e}")
+                    });
+                self
+            }
+            pub fn user_token_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_token_id: {e}")
+                    });
+                self
+            }
+            pub fn user_token_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for user_token_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AgentPortfolioUserTokenItem>
+        for super::AgentPortfolioUserTokenItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AgentPortfolioUserTokenItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    created_at: value.created_at?,
+                    expires_at: value.expires_at?,
+                    external_application_name: value.external_application_name?,
+                    ips_whitelist: value.ips_whitelist?,
+                    scope_ids: value.scope_ids?,
+                    scope_names: value.scope_names?,
+                    user_token_id: value.user_token_id?,
+                    user_token_name: value.user_token_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AgentPortfolioUserTokenItem>
+        for AgentPortfolioUserTokenItem {
+            fn from(value: super::AgentPortfolioUserTokenItem) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
+                    external_application_name: Ok(value.external_application_name),
+                    ips_whitelist: Ok(value.ips_whitelist),
+                    scope_ids: Ok(value.scope_ids),
+                    scope_names: Ok(value.scope_names),
+                    user_token_id: Ok(value.user_token_id),
+                    user_token_name: Ok(value.user_token_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateUserTokenResponse {
+            client_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            ips_whitelist: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            scope_names: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            user_token: ::std::result::Result<
+                ::std::option::Option<crate::TokenSecret>,
+                ::std::string::String,
+            >,
+            user_token_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            user_token_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateUserTokenResponse {
+            fn default() -> Self {
+                Self {
+                    client_id: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    ips_whitelist: Ok(Default::default()),
+                    scope_names: Ok(Default::default()),
+                    user_token: Ok(Default::default()),
+                    user_token_id: Ok(Default::default()),
+                    user_token_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateUserTokenResponse {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_id: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn ips_whitelist<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ips_whitelist = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ips_whitelist: {e}")
+                    });
+                self
+            }
+            pub fn scope_names<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_names = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_names: {e}")
+                    });
+                self
+            }
+            pub fn user_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::TokenSecret>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_token: {e}")
+                    });
+                self
+            }
+            pub fn user_token_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_token_id: {e}")
+                    });
+                self
+            }
+            pub fn user_token_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for user_token_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateUserTokenResponse>
+        for super::CreateUserTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateUserTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    created_at: value.created_at?,
+                    expires_at: value.expires_at?,
+                    ips_whitelist: value.ips_whitelist?,
+                    scope_names: value.scope_names?,
+                    user_token: value.user_token?,
+                    user_token_id: value.user_token_id?,
+                    user_token_name: value.user_token_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateUserTokenResponse>
+        for CreateUserTokenResponse {
+            fn from(value: super::CreateUserTokenResponse) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
+                    ips_whitelist: Ok(value.ips_whitelist),
+                    scope_names: Ok(value.scope_names),
+                    user_token: Ok(value.user_token),
+                    user_token_id: Ok(value.user_token_id),
+                    user_token_name: Ok(value.user_token_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateUserTokenV2Request {
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            ips_whitelist: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+                ::std::string::String,
+            >,
+            scope_names: ::std::result::Result<
+                ::std::vec::Vec<crate::ScopeName>,
+                ::std::string::String,
+            >,
+            user_token_name: ::std::result::Result<
+                crate::TokenName,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateUserTokenV2Request {
+            fn default() -> Self {
+                Self {
+                    expires_at: Ok(Default::default()),
+                    ips_whitelist: Ok(Default::default()),
+                    scope_names: Err("no value supplied for scope_names".to_string()),
+                    user_token_name: Err(
+                        "no value supplied for user_token_name".to_string(),
+                    ),
+                }
+            }
+        }
+        impl CreateUserTokenV2Request {
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn ips_whitelist<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::net::Ipv4Addr>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ips_whitelist = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ips_whitelist: {e}")
+                    });
+                self
+            }
+            pub fn scope_names<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<crate::ScopeName>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_names = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_names: {e}")
+                    });
+                self
+            }
+            pub fn user_token_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::TokenName>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_token_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for user_token_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateUserTokenV2Request>
+        for super::CreateUserTokenV2Request {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateUserTokenV2Request,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    expires_at: value.expires_at?,
+                    ips_whitelist: value.ips_whitelist?,
+                    scope_names: value.scope_names?,
+                    user_token_name: value.user_token_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateUserTokenV2Request>
+        for CreateUserTokenV2Request {
+            fn from(value: super::CreateUserTokenV2Request) -> Self {
+                Self {
+                    expires_at: Ok(value.expires_at),
+                    ips_whitelist: Ok(value.ips_whitelist),
+                    scope_names: Ok(value.scope_names),
+                    user_token_name: Ok(value.user_token_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ErrorResponse {
             error_code: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -218,6 +1158,55 @@ pub mod types {
                 Self {
                     error_code: Ok(value.error_code),
                     error_message: Ok(value.error_message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GetAgentPortfoliosResponse {
+            agent_portfolios: ::std::result::Result<
+                ::std::vec::Vec<super::AgentPortfolioItem>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GetAgentPortfoliosResponse {
+            fn default() -> Self {
+                Self {
+                    agent_portfolios: Ok(Default::default()),
+                }
+            }
+        }
+        impl GetAgentPortfoliosResponse {
+            pub fn agent_portfolios<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AgentPortfolioItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_portfolios = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for agent_portfolios: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GetAgentPortfoliosResponse>
+        for super::GetAgentPortfoliosResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GetAgentPortfoliosResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_portfolios: value.agent_portfolios?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GetAgentPortfoliosResponse>
+        for GetAgentPortfoliosResponse {
+            fn from(value: super::GetAgentPortfoliosResponse) -> Self {
+                Self {
+                    agent_portfolios: Ok(value.agent_portfolios),
                 }
             }
         }
@@ -543,7 +1532,9 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for eToro Agent-Portfolio User Tokens
 
-The part of eToro's Public API that changes an agent-portfolio user token: its scopes, the IPv4 addresses it may be used from, and its expiry (v1, the seed's endpoint, and its v2 successor that takes scope names only), and the list of scope names a token may hold.
+The part of eToro's Public API that manages agent-portfolio user tokens: list the agent-portfolios with their tokens, change a token's scopes, the IPv4 addresses it may be used from and its expiry (v1, the seed's endpoint, deprecated by eToro, and its v2 successor that takes scope names only), create a token (v2) and revoke one, and list the scope names a token may hold.
+
+Every operation draws from eToro's default shared quota of 60 requests per 60 seconds per user key; answers carry `RateLimit-*` headers, and a 429 a `Retry-After`.
 
 This document is the source of truth for the Rust client in this repository: `cargo xtask regen` generates `client/src/generated.rs` from it. Where it is stricter than eToro's published description (unique, non-empty lists; at least one field), it states the rules the client enforces before anything is sent; `openapi/README.md` lists every difference.
 
@@ -609,6 +1600,44 @@ const _: () = {
     {}
 };
 impl Client {
+    /**List Agent-Portfolios
+
+Returns every agent-portfolio of the user, each with its user tokens (ids, names, scopes, IP allow-lists and expiry; never their secrets).
+
+Sends a `GET` request to `/api/v1/agent-portfolios`
+
+Arguments:
+- `x_request_id`: A unique request identifier. Quote it to eToro support; the client sends one fresh UUID v4 per logical call and keeps it across retries.
+```ignore
+let response = client.list_agent_portfolios()
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn list_agent_portfolios(&self) -> builder::ListAgentPortfolios<'_> {
+        builder::ListAgentPortfolios::new(self)
+    }
+    /**Revoke User Token
+
+Revokes (deletes) a user token of an agent-portfolio. The token stops working at once; its id is not reused.
+
+Sends a `DELETE` request to `/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`
+
+Arguments:
+- `agent_portfolio_id`: The unique identifier of the agent-portfolio.
+- `user_token_id`: The unique identifier of the user token to revoke.
+- `x_request_id`: A unique request identifier. Quote it to eToro support; the client sends one fresh UUID v4 per logical call and keeps it across retries.
+```ignore
+let response = client.delete_user_token()
+    .agent_portfolio_id(agent_portfolio_id)
+    .user_token_id(user_token_id)
+    .x_request_id(x_request_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_user_token(&self) -> builder::DeleteUserToken<'_> {
+        builder::DeleteUserToken::new(self)
+    }
     /**Update User Token
 
 Updates the settings of an existing user token of an agent-portfolio. At least one field must be provided; scopes are given either by name (`scopeNames`, preferred) or by the deprecated ids (`scopeIds`), never both.
@@ -672,6 +1701,27 @@ let response = client.update_user_token_v2()
     pub fn update_user_token_v2(&self) -> builder::UpdateUserTokenV2<'_> {
         builder::UpdateUserTokenV2::new(self)
     }
+    /**Create User Token (v2)
+
+Creates a user token for an agent-portfolio, with scope names, an optional IPv4 allow-list and an optional expiry. The answer carries the token's secret (`userToken`), returned by this call only. Not idempotent: a second call creates a second token (or answers 409 UserKeyNameAlreadyExists for the same name).
+
+Sends a `POST` request to `/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens`
+
+Arguments:
+- `agent_portfolio_id`: The unique identifier of the agent-portfolio.
+- `x_request_id`: A unique request identifier. Quote it to eToro support; the client sends one fresh UUID v4 per logical call and keeps it across retries.
+- `body`
+```ignore
+let response = client.create_user_token_v2()
+    .agent_portfolio_id(agent_portfolio_id)
+    .x_request_id(x_request_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_user_token_v2(&self) -> builder::CreateUserTokenV2<'_> {
+        builder::CreateUserTokenV2::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -682,6 +1732,231 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::list_agent_portfolios`]
+
+[`Client::list_agent_portfolios`]: super::Client::list_agent_portfolios*/
+    #[derive(Debug, Clone)]
+    pub struct ListAgentPortfolios<'a> {
+        client: &'a super::Client,
+        x_request_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> ListAgentPortfolios<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                x_request_id: Err("x_request_id was not initialized".to_string()),
+            }
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for x_request_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/agent-portfolios`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::GetAgentPortfoliosResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, x_request_id } = self;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/agent-portfolios", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map.append("x-request-id", x_request_id.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_agent_portfolios",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_user_token`]
+
+[`Client::delete_user_token`]: super::Client::delete_user_token*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteUserToken<'a> {
+        client: &'a super::Client,
+        agent_portfolio_id: Result<::uuid::Uuid, String>,
+        user_token_id: Result<::uuid::Uuid, String>,
+        x_request_id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteUserToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_portfolio_id: Err(
+                    "agent_portfolio_id was not initialized".to_string(),
+                ),
+                user_token_id: Err("user_token_id was not initialized".to_string()),
+                x_request_id: Err("x_request_id was not initialized".to_string()),
+            }
+        }
+        pub fn agent_portfolio_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.agent_portfolio_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for agent_portfolio_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_token_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.user_token_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for user_token_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for x_request_id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+            let Self { client, agent_portfolio_id, user_token_id, x_request_id } = self;
+            let agent_portfolio_id = agent_portfolio_id.map_err(Error::InvalidRequest)?;
+            let user_token_id = user_token_id.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/agent-portfolios/{}/user-tokens/{}", client.baseurl,
+                encode_path(& agent_portfolio_id.to_string()), encode_path(&
+                user_token_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map.append("x-request-id", x_request_id.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_user_token",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::update_user_token`]
 
 [`Client::update_user_token`]: super::Client::update_user_token*/
@@ -1097,6 +2372,178 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_user_token_v2`]
+
+[`Client::create_user_token_v2`]: super::Client::create_user_token_v2*/
+    #[derive(Debug, Clone)]
+    pub struct CreateUserTokenV2<'a> {
+        client: &'a super::Client,
+        agent_portfolio_id: Result<::uuid::Uuid, String>,
+        x_request_id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::CreateUserTokenV2Request, String>,
+    }
+    impl<'a> CreateUserTokenV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                agent_portfolio_id: Err(
+                    "agent_portfolio_id was not initialized".to_string(),
+                ),
+                x_request_id: Err("x_request_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn agent_portfolio_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.agent_portfolio_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for agent_portfolio_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn x_request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_request_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for x_request_id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateUserTokenV2Request>,
+            <V as std::convert::TryInto<
+                types::CreateUserTokenV2Request,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateUserTokenV2Request` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateUserTokenV2Request,
+            ) -> types::builder::CreateUserTokenV2Request,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::CreateUserTokenResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, agent_portfolio_id, x_request_id, body } = self;
+            let agent_portfolio_id = agent_portfolio_id.map_err(Error::InvalidRequest)?;
+            let x_request_id = x_request_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateUserTokenV2Request::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/agent-portfolios/{}/user-tokens", client.baseurl,
+                encode_path(& agent_portfolio_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map.append("x-request-id", x_request_id.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_user_token_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
