@@ -1,6 +1,6 @@
 //! The command line, as clap sees it.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ pub enum Command {
     /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
     Scopes(ScopesArgs),
     /// Run a local stand-in for eToro's endpoints, with optional faults, until interrupted.
-    Mock(MockArgs),
+    Mock(crate::mock::MockArgs),
 }
 
 /// Which credentials to use when the environment holds both kinds.
@@ -177,49 +177,6 @@ impl From<Api> for etoro_client::ApiVersion {
     }
 }
 
-/// `etoro-token mock`.
-#[derive(Debug, Args)]
-pub struct MockArgs {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: std::net::IpAddr,
-
-    /// The port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-
-    /// Answer 404 for this agent-portfolio or token id (repeatable).
-    #[arg(long = "missing", value_name = "UUID")]
-    pub missing: Vec<Uuid>,
-
-    /// Answer every N-th request with 429 and Retry-After.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate_limit_every: Option<u32>,
-
-    /// The Retry-After of injected 429s, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
-    pub retry_after: u64,
-
-    /// Answer this share of requests (0 to 1) with 500.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
-    pub error_rate: f64,
-
-    /// Drop the connection without answering every N-th request.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub reset_every: Option<u32>,
-
-    /// Wait this many milliseconds before answering.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub latency_ms: u64,
-}
-
-impl MockArgs {
-    /// The socket address to bind.
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
-    }
-}
-
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
@@ -234,12 +191,4 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         return Err("must be more than 0 and at most 3600 seconds".to_owned());
     }
     Ok(Duration::from_secs_f64(seconds))
-}
-
-fn parse_share(text: &str) -> Result<f64, String> {
-    let share: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if !(0.0..=1.0).contains(&share) {
-        return Err("must be between 0 and 1".to_owned());
-    }
-    Ok(share)
 }

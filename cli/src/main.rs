@@ -5,6 +5,7 @@ mod args;
 mod bulk;
 mod credentials;
 mod journal;
+mod mock;
 mod outcome;
 
 use std::process::ExitCode;
@@ -12,9 +13,9 @@ use std::process::ExitCode;
 use chrono::Utc;
 use clap::Parser;
 use etoro_client::{ApiVersion, Client, Credentials, RetryPolicy, TokenUpdate};
-use etoro_mock::{Faults, MockConfig, MockServer};
+use etoro_mock::{MockConfig, MockServer};
 
-use args::{Cli, Command, Connection, MockArgs, ScopesArgs, UpdateArgs};
+use args::{Cli, Command, Connection, ScopesArgs, UpdateArgs};
 use outcome::Exit;
 
 fn main() -> ExitCode {
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Update(args) => update(args).await.into(),
             Command::Scopes(args) => scopes(args).await.into(),
-            Command::Mock(args) => mock(args).await,
+            Command::Mock(args) => mock::run(args).await,
         }
     })
 }
@@ -190,32 +191,4 @@ fn report_error(err: &etoro_client::Error, json: bool) -> Exit {
         eprintln!("error: {err}");
     }
     outcome::exit_for(err)
-}
-
-async fn mock(args: MockArgs) -> ExitCode {
-    let config = MockConfig {
-        missing: args.missing.iter().copied().collect(),
-        faults: Faults {
-            rate_limit_every: args.rate_limit_every,
-            retry_after: std::time::Duration::from_secs(args.retry_after),
-            error_rate: args.error_rate,
-            latency: std::time::Duration::from_millis(args.latency_ms),
-            reset_every: args.reset_every,
-        },
-        ..MockConfig::default()
-    };
-    let server = match MockServer::start(args.addr(), config).await {
-        Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot listen on {}: {err}", args.addr());
-            return Exit::Failed.into();
-        }
-    };
-    println!("eToro mock listening on {} (Ctrl-C stops it)", server.base_url());
-    if let Err(err) = tokio::signal::ctrl_c().await {
-        eprintln!("error: cannot wait for Ctrl-C: {err}");
-    }
-    eprintln!("served {} request(s)", server.request_count());
-    server.shutdown().await;
-    ExitCode::SUCCESS
 }
