@@ -115,11 +115,11 @@ async fn connect(
 /// The update the flags describe.
 fn update_from_flags(args: &UpdateArgs) -> Result<TokenUpdate, String> {
     let mut update = if !args.scopes.is_empty() {
-        TokenUpdate::scope_names(args.scopes.iter().cloned())
+        TokenUpdate::new().scope_names(args.scopes.iter().cloned())
     } else if !args.scope_ids.is_empty() {
         eprintln!("warning: --scope-id sends the deprecated scopeIds; eToro prefers scope names (--scope)");
         #[allow(deprecated)]
-        TokenUpdate::scope_ids(args.scope_ids.iter().copied())
+        TokenUpdate::new().scope_ids(args.scope_ids.iter().copied())
     } else {
         TokenUpdate::new()
     };

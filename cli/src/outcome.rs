@@ -103,7 +103,7 @@ impl<'a> Report<'a> {
             Error::Api(api) => {
                 report.error_code = api.error_code.as_deref();
                 report.error_message = api.error_message.as_deref();
-                report.attempts = Some(api.attempts);
+                report.attempts = Some(api.call.attempts);
             }
             Error::InvalidInput(invalid) => report.field = Some(&invalid.field),
             _ => {}

@@ -228,7 +228,7 @@ async fn failure_after_retries_exits_4() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(stderr(&output).contains("3 attempt(s)"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("3 attempts"), "{}", stderr(&output));
     assert_eq!(server.request_count(), 3);
     let ids: HashSet<_> = server
         .requests()

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
@@ -60,21 +60,29 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// The authentication headers of one client, validated once and marked sensitive.
+/// The headers the `pre` hook puts on every request of one client: the credentials, validated once and marked
+/// sensitive, and the user agent.
 ///
-/// This is the generated client's inner value: the `pre` hook in [`crate::hooks`] adds these headers to every
-/// request, so no call site ever handles a secret.
+/// This is the generated client's inner value: the `pre` hook in `hooks.rs` adds these headers to every request,
+/// so no call site ever handles a secret.
 #[derive(Clone)]
 pub struct Auth {
     headers: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 impl Auth {
-    /// Turns credentials into header values, refusing secrets that are empty or cannot travel in a header
-    /// (CR, LF and other control characters), so a bad secret is an error at build time rather than a panic or
-    /// a header-injection hole at send time. The error names the header, never the value.
+    /// Turns credentials into header values, refusing secrets that are empty or hold anything but visible ASCII
+    /// (no space, tab, CR, LF, control character or byte over 0x7E), so a bad secret is an error at build time
+    /// rather than a panic, a header-injection hole or a silently mangled key at send time. The error names the
+    /// header, never the value.
     pub fn new(credentials: &Credentials) -> Result<Self, Error> {
-        let headers: Vec<(HeaderName, HeaderValue)> = match &credentials.0 {
+        Self::with_user_agent(credentials, None)
+    }
+
+    /// [`Auth::new`], plus a `User-Agent` header on every request (set here rather than as a default of the
+    /// `reqwest::Client`, so that a dry run shows it and a caller's own `reqwest::Client` sends it too).
+    pub(crate) fn with_user_agent(credentials: &Credentials, user_agent: Option<HeaderValue>) -> Result<Self, Error> {
+        let mut headers: Vec<(HeaderName, HeaderValue)> = match &credentials.0 {
             Kind::Keys { api_key, user_key } => vec![
                 (
                     HeaderName::from_static("x-api-key"),
@@ -86,13 +94,13 @@ impl Auth {
                 ),
             ],
             Kind::Bearer(token) => {
-                if token.expose_secret().trim().is_empty() {
-                    return Err(invalid("bearer token", "must not be empty"));
-                }
+                // Checked on its own, so that "Bearer  token" (a token with a leading space) is refused too.
+                check_secret("bearer token", token.expose_secret())?;
                 let value = format!("Bearer {}", token.expose_secret());
-                vec![(AUTHORIZATION, secret_header("Authorization", &value)?)]
+                vec![(AUTHORIZATION, secret_header("bearer token", &value)?)]
             }
         };
+        headers.extend(user_agent.map(|value| (USER_AGENT, value)));
         Ok(Auth {
             headers: headers.into(),
         })
@@ -100,7 +108,10 @@ impl Auth {
 
     /// The header names this client authenticates with (never their values).
     pub fn header_names(&self) -> impl Iterator<Item = &HeaderName> {
-        self.headers.iter().map(|(name, _)| name)
+        self.headers
+            .iter()
+            .filter(|(_, value)| value.is_sensitive())
+            .map(|(name, _)| name)
     }
 
     pub(crate) fn apply(&self, headers: &mut reqwest::header::HeaderMap) {
@@ -118,19 +129,36 @@ impl fmt::Debug for Auth {
     }
 }
 
-fn secret_header(name: &'static str, secret: &str) -> Result<HeaderValue, Error> {
-    if secret.trim().is_empty() {
+/// The rule every secret follows: not empty, visible ASCII only (0x21 to 0x7E). A key with a tab, a space, a
+/// non-ASCII character or a line break is a copy-and-paste accident, never a real key.
+fn check_secret(name: &'static str, secret: &str) -> Result<(), Error> {
+    if secret.is_empty() {
         return Err(invalid(name, "must not be empty"));
     }
-    if secret.trim() != secret {
-        return Err(invalid(name, "must not start or end with whitespace"));
-    }
-    let mut value = HeaderValue::from_str(secret).map_err(|_| {
-        invalid(
+    if let Some(position) = secret.bytes().position(|byte| !byte.is_ascii_graphic()) {
+        let what = match secret.as_bytes()[position] {
+            b' ' | b'\t' => "whitespace",
+            b'\r' | b'\n' => "a line break",
+            byte if byte.is_ascii_control() => "a control character",
+            _ => "a non-ASCII character",
+        };
+        return Err(invalid(
             name,
-            "may only contain visible ASCII characters (no CR, LF or other control characters)",
-        )
-    })?;
+            &format!(
+                "may only contain visible ASCII characters, without spaces; it holds {what} at byte {}",
+                position + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn secret_header(name: &'static str, value: &str) -> Result<HeaderValue, Error> {
+    if !value.starts_with("Bearer ") {
+        check_secret(name, value)?;
+    }
+    let mut value =
+        HeaderValue::from_str(value).map_err(|_| invalid(name, "may only contain visible ASCII characters"))?;
     // Keeps the value out of `Debug` output and tells HTTP/2's HPACK never to index it.
     value.set_sensitive(true);
     Ok(value)

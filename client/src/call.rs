@@ -1,200 +1,330 @@
-//! Running one logical call: attempts under a timeout, retries under the policy, and progenitor's errors turned
-//! into the client's. Every operation (v1 and v2 updates, the scopes lookup) goes through [`run`].
+//! Running one logical call of any operation: its turn from the pacer, attempts under a timeout, retries under the
+//! policy and within the deadline, and progenitor's errors turned into the client's. Every operation goes through
+//! [`run`].
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
-use uuid::Uuid;
+use tokio::time::Instant;
 
-use crate::error::{ApiError, Error, InvalidInput};
+use crate::error::{ApiError, CallInfo, Error, InvalidInput, Problem, UnexpectedResponse};
 use crate::generated::types;
-use crate::hooks::{AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
-use crate::retry::{self, RetryPolicy};
+use crate::hooks::{AnswerMeta, AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
+use crate::pacer::Pacer;
+use crate::rate_limit::RateLimit;
+use crate::retry::{RetryPolicy, Setback};
 
 /// What one attempt of a generated operation returns.
 pub(crate) type Outcome<T> = Result<ResponseValue<T>, progenitor_client::Error<types::ErrorResponse>>;
 
-/// A successful answer.
-pub(crate) enum Answer<T> {
-    /// The documented success, decoded.
-    Documented(ResponseValue<T>),
-    /// A 2xx the spec does not list (the body is not read).
-    OtherSuccess(StatusCode),
+/// The client settings every call runs under.
+pub(crate) struct Runner<'a> {
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) pacer: Option<&'a Pacer>,
+    pub(crate) max_body: usize,
 }
 
-impl<T> Answer<T> {
-    pub(crate) fn status(&self) -> StatusCode {
-        match self {
-            Answer::Documented(value) => value.status(),
-            Answer::OtherSuccess(status) => *status,
+/// A call's time budget ([`RetryPolicy::deadline`]). It starts when the call may first send, after its first turn
+/// from the pacer, so queueing behind a shared pacer does not eat it; everything after counts, including a scope
+/// check that runs before the update itself.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    total: Duration,
+    started: OnceLock<Instant>,
+}
+
+impl Budget {
+    pub(crate) fn new(total: Duration) -> Self {
+        Budget {
+            total,
+            started: OnceLock::new(),
         }
+    }
+
+    /// Starts the clock, if it has not started yet.
+    fn start(&self) {
+        self.started.get_or_init(Instant::now);
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.get().map_or(Duration::ZERO, Instant::elapsed)
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.total.saturating_sub(self.elapsed())
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the policy says stop. Returns the answer and the number
-/// of attempts. The caller builds each attempt with the same `request_id`.
+/// A documented success.
+pub(crate) struct Success<T> {
+    pub(crate) value: T,
+    pub(crate) call: CallInfo,
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+/// A failed attempt, and whether its request may have reached the server (so a retry could apply it twice).
+struct Failure {
+    error: Error,
+    may_have_arrived: bool,
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy or the budget says stop. `call` names the
+/// operation, ids and request id; every attempt the closure builds must carry that request id.
 pub(crate) async fn run<T, F, Fut>(
-    policy: &RetryPolicy,
-    timeout: Duration,
-    request_id: Uuid,
-    operation: &'static str,
+    runner: &Runner<'_>,
+    budget: &Budget,
+    mut call: CallInfo,
     mut attempt: F,
-) -> Result<(Answer<T>, u32), Error>
+) -> Result<Success<T>, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Outcome<T>>,
 {
-    let started = Instant::now();
-    let mut attempts = 0;
+    let policy = runner.policy;
+    let mut failures = 0;
+    let mut last: Option<Error> = None;
     loop {
-        attempts += 1;
-        let remaining = policy.total_deadline().saturating_sub(started.elapsed());
-        let timeout = timeout.min(remaining);
-        let failure = match once(attempt(), request_id, attempts, timeout).await {
-            Ok(answer) => return Ok((answer, attempts)),
+        if let Some(pacer) = runner.pacer {
+            pacer.acquire().await;
+        }
+        budget.start();
+        let remaining = budget.remaining();
+        if remaining < policy.min_time() {
+            if let Some(last) = last {
+                // Waiting for a turn used up the time an attempt needs.
+                return Err(last);
+            }
+        }
+        call.attempts += 1;
+        let timeout = runner.timeout.min(remaining);
+        let (outcome, answer) = once(attempt(), call, timeout, runner.max_body).await;
+        if let (Some(pacer), Some(answer)) = (runner.pacer, &answer) {
+            pacer.note(answer.status, answer.rate_limit.as_ref(), answer.retry_after);
+        }
+        let failure = match outcome {
+            Ok(value) => {
+                return Ok(Success {
+                    value,
+                    call,
+                    rate_limit: answer.and_then(|answer| answer.rate_limit),
+                })
+            }
             Err(failure) => failure,
         };
-        let delay = failure
-            .is_retryable()
-            .then(|| policy.delay_before_next(attempts, failure.retry_after(), started.elapsed()))
-            .flatten();
-        match delay {
-            Some(delay) => {
-                tracing::debug!(%request_id, operation, attempt = attempts, ?delay, error = %failure, "retrying");
-                tokio::time::sleep(delay).await;
+        let cut_short = timeout < runner.timeout && failure.error.is_timeout();
+        if cut_short {
+            if let Some(mut last) = last {
+                // The deadline, not the server, ended this attempt: the failure before it says more.
+                if let Some(info) = last.call_mut() {
+                    *info = call;
+                }
+                return Err(last);
             }
-            None => return Err(failure),
         }
+        let Some(setback) = setback(&failure, call) else {
+            return Err(failure.error);
+        };
+        if matches!(setback, Setback::Failure { .. }) {
+            failures += 1;
+        }
+        let Some(delay) = policy.delay_before_next(setback, failures, budget.elapsed()) else {
+            return Err(failure.error);
+        };
+        tracing::debug!(
+            request_id = %call.request_id,
+            operation = call.operation.id(),
+            attempt = call.attempts,
+            status = failure.error.status().map(|status| status.as_u16()),
+            ?delay,
+            error = %failure.error,
+            "retrying"
+        );
+        call.earlier_outcome_unknown |= failure.may_have_arrived && failure.error.outcome_unknown();
+        last = Some(failure.error);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Whether a failed attempt is worth another, and what kind of wait it calls for.
+fn setback(failure: &Failure, call: CallInfo) -> Option<Setback> {
+    // A create whose request may have reached eToro is never repeated blindly: a second create makes a second
+    // token. Only a failure before sending (no connection) or an explicit rate limit is safe to retry.
+    let repeatable = call.operation.is_idempotent() || !failure.may_have_arrived;
+    match &failure.error {
+        Error::Api(api) if api.is_rate_limited() => Some(Setback::RateLimited {
+            retry_after: api
+                .retry_after
+                .or(api.rate_limit.as_ref().and_then(|limit| limit.reset)),
+        }),
+        Error::Api(api) if repeatable && crate::retry::is_transient_status(api.status) => Some(Setback::Failure {
+            retry_after: api.retry_after,
+        }),
+        Error::Transport { .. } | Error::Timeout { .. } if repeatable => Some(Setback::Failure { retry_after: None }),
+        _ => None,
     }
 }
 
 /// Builds the request `attempt` would send, through the generated code and the hooks, without sending it.
-pub(crate) async fn dry_run<T, Fut>(attempt: Fut, request_id: Uuid) -> Result<PreparedRequest, Error>
+pub(crate) async fn dry_run<T, Fut>(attempt: Fut) -> Result<PreparedRequest, Error>
 where
     Fut: Future<Output = Outcome<T>>,
 {
     DRY_RUN
         .scope(RefCell::new(None), async move {
-            once(attempt, request_id, 1, Duration::MAX).await?;
-            Ok(DRY_RUN
-                .with(|slot| slot.take())
-                .expect("the exec hook records every dry run"))
-        })
-        .await
-}
-
-/// One attempt, with the slot the `exec` hook fills in.
-async fn once<T>(
-    call: impl Future<Output = Outcome<T>>,
-    request_id: Uuid,
-    attempt: u32,
-    timeout: Duration,
-) -> Result<Answer<T>, Error> {
-    ATTEMPT
-        .scope(RefCell::new(AttemptMeta::default()), async move {
-            let result = tokio::time::timeout(timeout, call).await;
-            let meta = ATTEMPT.with(|meta| meta.take());
-            match result {
-                Err(_elapsed) => Err(Error::Timeout {
-                    request_id,
-                    attempts: attempt,
-                    after: timeout,
-                }),
-                Ok(Ok(value)) => Ok(Answer::Documented(value)),
-                Ok(Err(err)) => interpret(err, meta, request_id, attempt, timeout).await,
+            if let Err(progenitor_client::Error::InvalidRequest(message)) = attempt.await {
+                return Err(InvalidInput::new("request", message).into());
             }
+            DRY_RUN.with(|slot| slot.take()).ok_or_else(|| {
+                InvalidInput::new(
+                    "request",
+                    "the generated client built no request (a bug of this client)",
+                )
+                .into()
+            })
         })
         .await
 }
 
-/// Turns progenitor's error into the client's, keeping the status even where progenitor drops it.
-async fn interpret<T>(
-    err: progenitor_client::Error<types::ErrorResponse>,
-    meta: AttemptMeta,
-    request_id: Uuid,
-    attempts: u32,
+/// One attempt, with the slot the `exec` hook fills in. Returns what `exec` saw of the answer too.
+async fn once<T>(
+    attempt: impl Future<Output = Outcome<T>>,
+    call: CallInfo,
     timeout: Duration,
-) -> Result<Answer<T>, Error> {
+    max_body: usize,
+) -> (Result<T, Failure>, Option<AnswerMeta>) {
+    let meta = AttemptMeta {
+        timeout: Some(timeout),
+        max_body,
+        answer: None,
+    };
+    ATTEMPT
+        .scope(RefCell::new(meta), async move {
+            let result = attempt.await;
+            let answer = ATTEMPT.with(|meta| meta.borrow_mut().answer.take());
+            let outcome = interpret(result, answer.as_ref(), call, timeout).await;
+            (outcome, answer)
+        })
+        .await
+}
+
+/// Turns progenitor's result into the client's, keeping the status even where progenitor drops it.
+async fn interpret<T>(
+    result: Outcome<T>,
+    answer: Option<&AnswerMeta>,
+    call: CallInfo,
+    timeout: Duration,
+) -> Result<T, Failure> {
     use progenitor_client::Error as Gen;
-    let retry_after = meta
-        .retry_after
-        .as_deref()
-        .and_then(|value| retry::parse_retry_after(value, SystemTime::now()));
-    let api = |status, error_code, error_message, body_snippet| {
-        Err(Error::from(ApiError {
-            status,
-            error_code,
-            error_message,
-            body_snippet,
-            request_id,
-            attempts,
-            retry_after,
-        }))
+    let answered = |error: Error| Failure {
+        error,
+        may_have_arrived: true,
+    };
+    let unexpected = |status: Option<StatusCode>, problem: Problem, body: Option<&[u8]>| {
+        answered(
+            UnexpectedResponse {
+                call,
+                status,
+                problem,
+                body_snippet: body.filter(|body| !body.is_empty()).map(snippet),
+            }
+            .into(),
+        )
+    };
+    if let Some(AnswerMeta {
+        status,
+        truncated_at: Some(limit),
+        ..
+    }) = answer
+    {
+        if status.is_success() {
+            return Err(unexpected(Some(*status), Problem::BodyTooLarge { limit: *limit }, None));
+        }
+    }
+    let api = |status: StatusCode, body: types::ErrorResponse, snippet_of: Option<&[u8]>| {
+        answered(
+            ApiError {
+                call,
+                status,
+                error_code: body.error_code,
+                error_message: body.error_message,
+                body_snippet: snippet_of.filter(|body| !body.is_empty()).map(snippet),
+                retry_after: answer.and_then(|answer| answer.retry_after),
+                rate_limit: answer.and_then(|answer| answer.rate_limit.clone()),
+            }
+            .into(),
+        )
+    };
+    let err = match result {
+        Ok(value) => return Ok(value.into_inner()),
+        Err(err) => err,
     };
     match err {
-        Gen::ErrorResponse(answer) => {
-            let status = answer.status();
-            let body = answer.into_inner();
-            api(status, body.error_code, body.error_message, None)
+        Gen::ErrorResponse(value) => {
+            let status = value.status();
+            Err(api(status, value.into_inner(), None))
         }
         // A documented status whose body does not decode: an HTML error page from a proxy, an empty body.
-        Gen::InvalidResponsePayload(bytes, _) => {
-            let status = meta.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            api(status, None, None, Some(snippet(&bytes)))
-        }
+        Gen::InvalidResponsePayload(bytes, error) => match answer.map(|answer| answer.status) {
+            None => Err(unexpected(None, Problem::StatusNotRecorded, Some(&bytes))),
+            Some(status) if status.is_success() => Err(unexpected(
+                Some(status),
+                Problem::Undecodable(error.to_string()),
+                Some(&bytes),
+            )),
+            Some(status) => Err(api(status, types::ErrorResponse::default(), Some(&bytes))),
+        },
         Gen::UnexpectedResponse(response) => {
             let status = response.status();
             if status.is_success() {
-                // The spec lists one success status; another 2xx still means eToro did what was asked.
-                tracing::warn!(%request_id, %status, "answered an undocumented success status");
-                return Ok(Answer::OtherSuccess(status));
+                return Err(unexpected(Some(status), Problem::UndocumentedStatus, None));
             }
             if status.is_redirection() {
-                return Err(Error::Redirect {
+                return Err(answered(Error::Redirect {
+                    call,
                     status,
-                    location: meta.location,
-                    request_id,
-                });
+                    location: answer.and_then(|answer| answer.location.clone()),
+                }));
             }
-            // Undocumented statuses (502, 503, ...) may still carry an `ErrorResponse`.
+            // Undocumented error statuses (502, 503, ...) may still carry an `ErrorResponse`. The `exec` hook has
+            // already read the (capped) body into memory, so this cannot block or fail.
             let bytes = response.bytes().await.unwrap_or_default();
             match serde_json::from_slice::<types::ErrorResponse>(&bytes) {
-                Ok(body) if body.error_code.is_some() || body.error_message.is_some() => {
-                    api(status, body.error_code, body.error_message, None)
-                }
-                _ => api(status, None, None, (!bytes.is_empty()).then(|| snippet(&bytes))),
+                Ok(body) if body.error_code.is_some() || body.error_message.is_some() => Err(api(status, body, None)),
+                _ => Err(api(status, types::ErrorResponse::default(), Some(&bytes))),
             }
         }
-        // The connect timeout fires inside reqwest; the attempt timeout is the wrapper's own (it also covers a
-        // caller's `reqwest::Client`). Both are the same kind of failure to the caller.
-        Gen::CommunicationError(source) if source.is_timeout() => Err(Error::Timeout {
-            request_id,
-            attempts,
-            after: timeout,
-        }),
         Gen::CommunicationError(source) | Gen::ResponseBodyError(source) | Gen::InvalidUpgrade(source) => {
-            Err(Error::Transport {
-                request_id,
-                attempts,
-                source,
+            // A connection that could not be made never carried the request.
+            let may_have_arrived = !source.is_connect();
+            let error = if source.is_timeout() {
+                Error::Timeout { call, after: timeout }
+            } else {
+                Error::Transport { call, source }
+            };
+            Err(Failure {
+                error,
+                may_have_arrived,
             })
         }
         // The wrapper validated and typed every input, so the generated builder cannot refuse one.
-        Gen::InvalidRequest(message) | Gen::Custom(message) => {
-            Err(Error::InvalidInput(InvalidInput::new("request", message)))
-        }
+        Gen::InvalidRequest(message) | Gen::Custom(message) => Err(Failure {
+            error: InvalidInput::new("request", message).into(),
+            may_have_arrived: false,
+        }),
     }
 }
 
 /// The first 200 characters of a body, lossily decoded, for error messages.
 fn snippet(bytes: &[u8]) -> String {
     const MAX_CHARS: usize = 200;
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * MAX_CHARS)]);
     let mut out: String = text.chars().take(MAX_CHARS).collect();
-    if text.chars().nth(MAX_CHARS).is_some() {
+    if text.chars().nth(MAX_CHARS).is_some() || bytes.len() > 4 * MAX_CHARS {
         out.push('…');
     }
     out

@@ -1,52 +1,54 @@
-//! The client users hold: built once, cheap to clone, one connection pool.
+//! The client users hold, and its builder: built once, cheap to clone, one connection pool.
+//!
+//! The operations themselves are in `ops/`, one file each.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use reqwest::StatusCode;
-use uuid::Uuid;
+use reqwest::header::HeaderValue;
 
 use crate::auth::{Auth, Credentials};
-use crate::call;
-use crate::error::{Error, InvalidInput};
-use crate::generated::{self, types};
-use crate::hooks::PreparedRequest;
+use crate::call::{Budget, Runner};
+use crate::error::Error;
+use crate::generated;
+use crate::hooks::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::pacer::Pacer;
 use crate::retry::RetryPolicy;
-use crate::scope_check::{self, ScopeCache};
-use crate::update::{Scopes, TokenUpdate};
+use crate::scope_check::ScopeCache;
 
 /// eToro's public API.
 pub const DEFAULT_BASE_URL: &str = "https://public-api.etoro.com";
-/// The `User-Agent` sent unless [`ClientBuilder::user_agent`] says otherwise.
+/// The `User-Agent` sent unless [`ClientBuilder::user_agent`] says otherwise. eToro's CDN refuses some generic
+/// agents; this one names the client and its version.
 pub const DEFAULT_USER_AGENT: &str = concat!("etoro-client-rust/", env!("CARGO_PKG_VERSION"));
 /// How long to wait for a TCP (and TLS) connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one attempt may take, from sending to the end of the answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The eToro user-token client. Clone it freely: clones share one connection pool and one set of credentials.
+/// The eToro user-token client. Clone it freely: clones share one connection pool, one set of credentials and
+/// one [`Pacer`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), etoro_client::Error> {
-/// use etoro_client::{scope, Client, TokenUpdate};
+/// use etoro_client::{scope, Client, TokenUpdate, Uuid};
 /// let client = Client::builder().api_keys("my-api-key", "my-user-key").build()?;
-/// let update = TokenUpdate::scope_names([scope::TRADE_REAL_READ]).ips_whitelist(["203.0.113.7".parse().unwrap()]);
-/// let done = client.update_user_token(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), update).await?;
+/// let update = TokenUpdate::new().scope_names([scope::TRADE_REAL_READ]).ips_whitelist(["203.0.113.7".parse().unwrap()]);
+/// let done = client.update_user_token(Uuid::new_v4(), Uuid::new_v4(), update).await?;
 /// println!("updated; request id {}", done.request_id);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    raw: generated::Client,
-    retry: RetryPolicy,
-    timeout: Duration,
-    loopback: bool,
-    version: ApiVersion,
-    scopes: Option<Arc<ScopeCache>>,
+    pub(crate) raw: generated::Client,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) pacer: Option<Pacer>,
+    pub(crate) loopback: bool,
+    pub(crate) version: ApiVersion,
+    pub(crate) scopes: Option<Arc<ScopeCache>>,
 }
 
 impl fmt::Debug for Client {
@@ -57,6 +59,8 @@ impl fmt::Debug for Client {
             .field("auth", self.raw.inner())
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_body)
+            .field("pacer", &self.pacer.as_ref().map(Pacer::interval))
             .field("version", &self.version)
             .field("check_scopes", &self.scopes.is_some())
             .finish()
@@ -69,48 +73,6 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// Updates one user token of one agent-portfolio. Await the returned call, or set its request id first:
-    ///
-    /// ```no_run
-    /// # async fn run(client: etoro_client::Client, p: uuid::Uuid, t: uuid::Uuid) -> Result<(), etoro_client::Error> {
-    /// # use etoro_client::TokenUpdate;
-    /// let expiry = chrono::Utc::now() + chrono::Duration::days(30);
-    /// client.update_user_token(p, t, TokenUpdate::new().expires_at(expiry))
-    ///     .request_id(uuid::Uuid::new_v4())
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn update_user_token(&self, portfolio: Uuid, token: Uuid, update: TokenUpdate) -> UpdateCall<'_> {
-        UpdateCall {
-            client: self,
-            portfolio,
-            token,
-            update,
-            request_id: None,
-        }
-    }
-
-    /// The scope names a token may hold (`GET /api/v2/agent-portfolios/user-tokens/scopes`), fetched now, with
-    /// the client's retries.
-    pub async fn allowed_scopes(&self) -> Result<Vec<String>, Error> {
-        let request_id = Uuid::new_v4();
-        let (answer, attempts) = call::run(&self.retry, self.timeout, request_id, "get allowed scopes", || {
-            self.raw.get_allowed_scopes().x_request_id(request_id).send()
-        })
-        .await?;
-        match answer {
-            call::Answer::Documented(value) => Ok(value
-                .into_inner()
-                .scopes
-                .into_iter()
-                .filter_map(|item| item.name)
-                .collect()),
-            call::Answer::OtherSuccess(status) => {
-                Err(crate::error::ApiError::unexpected(status, request_id, attempts).into())
-            }
-        }
-    }
-
     /// The API version this client's updates use.
     pub fn api_version(&self) -> ApiVersion {
         self.version
@@ -121,10 +83,31 @@ impl Client {
         self.loopback
     }
 
+    /// The pacer every attempt of this client waits for, if one was set ([`ClientBuilder::pacer`]).
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
+    }
+
     /// The generated client underneath, for operations the wrapper does not cover. Requests made through it
-    /// still carry the credentials (the hook adds them) but get no validation or retries.
+    /// still carry the credentials and the user agent (the `pre` hook adds them), are bounded by the client's
+    /// per-attempt timeout and response cap, and follow no redirect, but get no validation, pacing or retries.
     pub fn generated(&self) -> &generated::Client {
         &self.raw
+    }
+
+    /// The settings every call runs under.
+    pub(crate) fn runner(&self) -> Runner<'_> {
+        Runner {
+            policy: &self.retry,
+            timeout: self.timeout,
+            pacer: self.pacer.as_ref(),
+            max_body: self.max_body,
+        }
+    }
+
+    /// A fresh time budget for one call.
+    pub(crate) fn budget(&self) -> Budget {
+        Budget::new(self.retry.total_deadline())
     }
 }
 
@@ -132,152 +115,14 @@ impl Client {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ApiVersion {
-    /// `PATCH /api/v1/...`: the seed's endpoint; scope names or the deprecated scope ids. The default.
+    /// `PATCH /api/v1/...`: the seed's endpoint; scope names or the deprecated scope ids. The default. eToro marks
+    /// it deprecated and no longer lists it since v1.355.0: an error says so when it looks retired
+    /// ([`Error::v1_may_be_retired`]).
     #[default]
     V1,
     /// `PATCH /api/v2/...`: scope names only; a name outside the allowed list is refused with 403
-    /// `ScopeNameNotAllowed`. eToro marks v1 deprecated in its favour.
+    /// `ScopeNameNotAllowed`.
     V2,
-}
-
-/// One pending update: set options, then `.await` it (or call [`UpdateCall::send`]).
-#[must_use = "an update call does nothing until it is awaited"]
-#[derive(Debug)]
-pub struct UpdateCall<'a> {
-    client: &'a Client,
-    portfolio: Uuid,
-    token: Uuid,
-    update: TokenUpdate,
-    request_id: Option<Uuid>,
-}
-
-/// A successful update.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Updated {
-    /// The `x-request-id` the request carried: quote it to eToro support.
-    pub request_id: Uuid,
-    /// How many attempts it took.
-    pub attempts: u32,
-    /// The success status (204 unless the server deviates from the spec).
-    pub status: StatusCode,
-}
-
-/// The request body, in the shape of the client's API version.
-enum Body {
-    V1(types::UpdateUserTokenRequest),
-    V2(types::UpdateUserTokenV2Request),
-}
-
-impl<'a> UpdateCall<'a> {
-    /// Uses this `x-request-id` instead of a fresh UUID v4 (to correlate with your own logs, or to retry a call
-    /// of your own under the same id).
-    pub fn request_id(mut self, id: Uuid) -> Self {
-        self.request_id = Some(id);
-        self
-    }
-
-    /// Validates the input and builds the exact request [`UpdateCall::send`] would send, through the same
-    /// generated code and hooks, but sends nothing (not even the scopes lookup of
-    /// [`ClientBuilder::check_scopes`]). Credentials show as `[REDACTED]`.
-    pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
-        let (body, request_id) = self.prepare()?;
-        match body {
-            Body::V1(body) => call::dry_run(self.v1(request_id, body), request_id).await,
-            Body::V2(body) => call::dry_run(self.v2(request_id, body), request_id).await,
-        }
-    }
-
-    /// Validates the input, then sends the update, retrying transient failures under the client's policy.
-    /// Every attempt carries the same `x-request-id`.
-    pub async fn send(self) -> Result<Updated, Error> {
-        let (body, request_id) = self.prepare()?;
-        self.check_scopes_with_server().await?;
-        let (policy, timeout) = (&self.client.retry, self.client.timeout);
-        let (answer, attempts) = match body {
-            Body::V1(body) => {
-                call::run(policy, timeout, request_id, "update user token", || {
-                    self.v1(request_id, body.clone())
-                })
-                .await?
-            }
-            Body::V2(body) => {
-                call::run(policy, timeout, request_id, "update user token (v2)", || {
-                    self.v2(request_id, body.clone())
-                })
-                .await?
-            }
-        };
-        Ok(Updated {
-            request_id,
-            attempts,
-            status: answer.status(),
-        })
-    }
-
-    fn prepare(&self) -> Result<(Body, Uuid), Error> {
-        check_id("agentPortfolioId", self.portfolio)?;
-        check_id("userTokenId", self.token)?;
-        let now = Utc::now();
-        let body = match self.client.version {
-            ApiVersion::V1 => Body::V1(self.update.to_request(now)?),
-            ApiVersion::V2 => Body::V2(self.update.to_request_v2(now)?),
-        };
-        Ok((body, self.request_id.unwrap_or_else(Uuid::new_v4)))
-    }
-
-    /// With [`ClientBuilder::check_scopes`], refuses scope names outside the list eToro allows.
-    async fn check_scopes_with_server(&self) -> Result<(), Error> {
-        let (Some(cache), Some(Scopes::Names(names))) = (&self.client.scopes, self.update.scopes()) else {
-            return Ok(());
-        };
-        let allowed = cache.get(|| self.client.allowed_scopes()).await?;
-        Ok(scope_check::check(names, &allowed)?)
-    }
-
-    fn v1(
-        &self,
-        request_id: Uuid,
-        body: types::UpdateUserTokenRequest,
-    ) -> impl Future<Output = call::Outcome<()>> + 'a {
-        let raw: &'a generated::Client = &self.client.raw;
-        raw.update_user_token()
-            .agent_portfolio_id(self.portfolio)
-            .user_token_id(self.token)
-            .x_request_id(request_id)
-            .body(body)
-            .send()
-    }
-
-    fn v2(
-        &self,
-        request_id: Uuid,
-        body: types::UpdateUserTokenV2Request,
-    ) -> impl Future<Output = call::Outcome<()>> + 'a {
-        let raw: &'a generated::Client = &self.client.raw;
-        raw.update_user_token_v2()
-            .agent_portfolio_id(self.portfolio)
-            .user_token_id(self.token)
-            .x_request_id(request_id)
-            .body(body)
-            .send()
-    }
-}
-
-impl<'a> IntoFuture for UpdateCall<'a> {
-    type Output = Result<Updated, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
-    }
-}
-
-fn check_id(field: &str, id: Uuid) -> Result<(), InvalidInput> {
-    if id.is_nil() {
-        return Err(InvalidInput::new(field, "must not be the nil UUID"));
-    }
-    Ok(())
 }
 
 /// Settings for a [`Client`]. Every setter takes and returns `self`; [`ClientBuilder::build`] checks them all
@@ -293,6 +138,9 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     version: ApiVersion,
     check_scopes: Option<Duration>,
+    pacer: Option<Pacer>,
+    no_proxy: bool,
+    max_body: Option<usize>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -307,20 +155,24 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("version", &self.version)
             .field("check_scopes", &self.check_scopes)
+            .field("pacer", &self.pacer.as_ref().map(Pacer::interval))
+            .field("no_proxy", &self.no_proxy)
+            .field("max_response_bytes", &self.max_body)
             .finish()
     }
 }
 
 impl ClientBuilder {
-    /// Which update endpoint to call (default [`ApiVersion::V1`], the seed's). The same [`TokenUpdate`] works
-    /// for both; with v2, deprecated scope ids are refused locally.
+    /// Which update endpoint to call (default [`ApiVersion::V1`], the seed's). The same [`crate::TokenUpdate`]
+    /// works for both; with v2, deprecated scope ids are refused locally.
     pub fn api_version(mut self, version: ApiVersion) -> Self {
         self.version = version;
         self
     }
 
-    /// Before an update that sets scope names, checks them against [`Client::allowed_scopes`] and refuses
-    /// unknown names locally, naming the allowed ones. The list is fetched once and kept for `ttl`.
+    /// Before an update or a create that sets scope names, checks them against [`Client::allowed_scopes`] and
+    /// refuses unknown names locally, naming the allowed ones. The list is fetched once and kept for `ttl`; the
+    /// lookup counts against the call's deadline.
     pub fn check_scopes(mut self, ttl: Duration) -> Self {
         self.check_scopes = Some(ttl);
         self
@@ -355,7 +207,7 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one attempt may take (default [`DEFAULT_TIMEOUT`]).
+    /// How long one attempt may take (default [`DEFAULT_TIMEOUT`]; must be more than zero).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -367,15 +219,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries (default [`RetryPolicy::default`]; [`RetryPolicy::none`] turns them off).
+    /// Retries and the call's deadline (default [`RetryPolicy::default`]; [`RetryPolicy::none`] turns retries
+    /// off).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }
 
-    /// Sends through your own `reqwest::Client` (proxies, custom roots, shared pool). The connect timeout and
-    /// user agent settings then do not apply, and the client must not follow redirects
-    /// (`reqwest::redirect::Policy::none()`): one that does would carry the key headers to the new host.
+    /// Paces every attempt of every call (retries included) with this [`Pacer`], shared with its clones and
+    /// any other client given the same pacer: use it when many calls run at once on one user key. Without one,
+    /// calls are not paced, though each still waits out its own 429s.
+    pub fn pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// Never use a proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`, ...). By default an `https://` base URL
+    /// goes through the configured proxy, as is normal in companies (TLS still runs end to end with eToro); a
+    /// loopback base URL never does, whatever this says.
+    pub fn no_proxy(mut self) -> Self {
+        self.no_proxy = true;
+        self
+    }
+
+    /// The most bytes of a success body the client reads (default [`crate::DEFAULT_MAX_RESPONSE_BYTES`], 16 MiB);
+    /// a longer answer is an [`Error::UnexpectedResponse`]. Error bodies are always capped at
+    /// [`crate::MAX_ERROR_BODY`].
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    /// Sends through your own `reqwest::Client` (custom roots, a shared pool). The connect timeout and proxy
+    /// settings then do not apply, and the client must not follow redirects (`reqwest::redirect::Policy::none()`):
+    /// one that does would carry the key headers to the new host. The user agent is still sent when set with
+    /// [`ClientBuilder::user_agent`]; otherwise your client's own applies.
     pub fn reqwest_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -383,28 +261,51 @@ impl ClientBuilder {
 
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let credentials = self.credentials.ok_or_else(|| Error::InvalidConfig {
+        let credentials = self.credentials.as_ref().ok_or_else(|| Error::InvalidConfig {
             setting: "credentials",
             rule: "set api_keys(..) or bearer_token(..)".to_owned(),
         })?;
-        let auth = Auth::new(&credentials)?;
+        // With your own reqwest client and no user agent of ours, yours applies.
+        let user_agent = match (&self.user_agent, &self.http) {
+            (Some(agent), _) => Some(agent.as_str()),
+            (None, None) => Some(DEFAULT_USER_AGENT),
+            (None, Some(_)) => None,
+        };
+        let user_agent = user_agent
+            .map(|agent| {
+                HeaderValue::from_str(agent)
+                    .map_err(|_| config("user_agent", "may only contain visible ASCII characters and spaces"))
+            })
+            .transpose()?;
+        let auth = Auth::with_user_agent(credentials, user_agent)?;
         let (base_url, loopback) = check_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return Err(config("timeout", "must be longer than zero"));
         }
+        let retry = self.retry.unwrap_or_default();
+        if retry.total_deadline().is_zero() {
+            return Err(config("retry deadline", "must be longer than zero"));
+        }
+        let max_body = self.max_body.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_body == 0 {
+            return Err(config("max_response_bytes", "must be more than zero"));
+        }
         let http = match self.http {
             Some(http) => http,
             None => {
-                let user_agent = self.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
-                let user_agent = reqwest::header::HeaderValue::from_str(user_agent)
-                    .map_err(|_| config("user_agent", "may only contain visible ASCII characters"))?;
-                let builder = reqwest::Client::builder()
-                    .user_agent(user_agent)
+                let mut builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    // Bounds requests made through `Client::generated()`; the wrapper sets each attempt's own.
+                    .timeout(timeout)
                     // Credentials must never follow a redirect to another host: see SECURITY.md.
                     .redirect(reqwest::redirect::Policy::none());
-                let builder = if base_url.starts_with("https://") {
+                if loopback || self.no_proxy {
+                    // A proxy from the environment would receive the keys in clear over plain http: loopback never
+                    // goes through one.
+                    builder = builder.no_proxy();
+                }
+                builder = if base_url.starts_with("https://") {
                     // Defence in depth: this client never sends a request over plain http.
                     builder.https_only(true)
                 } else {
@@ -417,8 +318,10 @@ impl ClientBuilder {
         };
         Ok(Client {
             raw: generated::Client::new_with_client(&base_url, http, auth),
-            retry: self.retry.unwrap_or_default(),
+            retry,
             timeout,
+            max_body,
+            pacer: self.pacer,
             loopback,
             version: self.version,
             scopes: self.check_scopes.map(|ttl| Arc::new(ScopeCache::new(ttl))),
@@ -435,13 +338,15 @@ fn config(setting: &'static str, rule: &str) -> Error {
 
 /// Accepts `https://` anywhere and `http://` only to loopback, and returns the URL without a trailing slash
 /// (the generated client appends paths that start with `/`), and whether it is a loopback address.
+///
+/// Messages never echo the URL: one that fails to parse may still hold a password.
 fn check_base_url(raw: &str) -> Result<(String, bool), Error> {
-    let url = reqwest::Url::parse(raw).map_err(|err| config("base_url", &format!("{raw:?} is not a URL: {err}")))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(config("base_url", "must not have a query or a fragment"));
-    }
+    let url = reqwest::Url::parse(raw).map_err(|err| config("base_url", &format!("is not a URL ({err})")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(config("base_url", "must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(config("base_url", "must not have a query or a fragment"));
     }
     let loopback = match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),

@@ -1,31 +1,57 @@
 //! What happens to every request and response on the wire: the generated client's `ClientHooks`.
 //!
-//! - `pre` adds the authentication headers: the only place a secret is put on a request.
-//! - `exec` sends the request, notes what the wrapper needs to report an error well (the status, which
-//!   progenitor drops when an error body is not JSON; `Retry-After`; `Location`), and caps error bodies so a
-//!   hostile or broken server cannot make the client buffer megabytes of HTML.
+//! - `pre` adds the authentication headers and the user agent: the only place a secret is put on a request.
+//! - `exec` sends the request under the attempt's timeout, reads the whole answer with a cap (64 KiB for errors,
+//!   [`crate::ClientBuilder::max_response_bytes`] for successes), so that a hostile or broken server cannot make
+//!   the client buffer without bound and a connection cut mid-body fails the attempt here, where it is retried;
+//!   and it notes what the wrapper needs to report well (the status, which progenitor drops when an error body is
+//!   not JSON; `Retry-After`; `Location`; the `RateLimit-*` headers).
 
 use std::cell::RefCell;
+use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use progenitor_client::{ClientHooks, OperationInfo};
-use reqwest::header::{CONTENT_LENGTH, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
 
 use crate::auth::Auth;
 use crate::generated::Client as GeneratedClient;
+use crate::rate_limit::{parse_retry_after, RateLimit};
 
 /// The most bytes of an error body the client reads; the rest is discarded.
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// What `exec` saw of the answer to one attempt.
+/// The most bytes of a success body a client reads unless told otherwise
+/// ([`crate::ClientBuilder::max_response_bytes`]): a listing of thousands of tokens fits with room to spare.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What the wrapper asks of one attempt, and what `exec` saw of its answer.
 #[derive(Debug, Default)]
 pub(crate) struct AttemptMeta {
-    pub(crate) status: Option<StatusCode>,
-    pub(crate) retry_after: Option<String>,
+    /// Set by the wrapper: the attempt's timeout, and the most bytes of a success body to read.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_body: usize,
+    /// Filled in by `exec`.
+    pub(crate) answer: Option<AnswerMeta>,
+}
+
+/// What `exec` saw of an answer.
+#[derive(Debug)]
+pub(crate) struct AnswerMeta {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
     pub(crate) location: Option<String>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// Set when the body was longer than the cap: the answer the generated code sees is cut.
+    pub(crate) truncated_at: Option<usize>,
 }
 
 /// A request as it would go on the wire, with sensitive header values (the credentials) redacted.
+///
+/// `Display` renders it as a `curl` command line, to paste into a ticket. Two headers may surprise:
+/// `api-version` is the spec's `info.version` (the eToro description the spec was last checked against), which
+/// progenitor sends on every request; `user-agent` is the client's ([`crate::DEFAULT_USER_AGENT`] unless set).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PreparedRequest {
@@ -37,6 +63,25 @@ pub struct PreparedRequest {
     pub headers: Vec<(String, String)>,
     /// The body, as sent.
     pub body: String,
+}
+
+/// A `curl` command that sends the same request (credentials still redacted), with shell quoting.
+impl fmt::Display for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "curl -X {} {}", self.method, shell_quote(&self.url))?;
+        for (name, value) in &self.headers {
+            write!(f, " \\\n  -H {}", shell_quote(&format!("{name}: {value}")))?;
+        }
+        if !self.body.is_empty() {
+            write!(f, " \\\n  --data-raw {}", shell_quote(&self.body))?;
+        }
+        Ok(())
+    }
+}
+
+/// Single quotes, with embedded single quotes closed, escaped and reopened: safe in any POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 tokio::task_local! {
@@ -59,7 +104,7 @@ impl ClientHooks<Auth> for GeneratedClient {
         Ok(())
     }
 
-    async fn exec(&self, request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+    async fn exec(&self, mut request: reqwest::Request, _info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
         if DRY_RUN.try_with(|_| ()).is_ok() {
             let prepared = prepare(&request);
             DRY_RUN.with(|slot| *slot.borrow_mut() = Some(prepared));
@@ -67,49 +112,75 @@ impl ClientHooks<Auth> for GeneratedClient {
             *answer.status_mut() = StatusCode::NO_CONTENT;
             return Ok(reqwest::Response::from(answer));
         }
+        // Outside the wrapper (someone driving the generated client directly) there is no slot: the client's own
+        // timeout and the default cap apply, and there is nothing to note.
+        let (timeout, max_body) = ATTEMPT
+            .try_with(|meta| {
+                let meta = meta.borrow();
+                (meta.timeout, meta.max_body)
+            })
+            .unwrap_or((None, DEFAULT_MAX_RESPONSE_BYTES));
+        if timeout.is_some() {
+            // reqwest's per-request timeout covers connecting, sending and reading the whole body.
+            *request.timeout_mut() = timeout;
+        }
         let response = self.client.execute(request).await?;
         let status = response.status();
-        let header = |name| {
-            response
-                .headers()
+        let limit = if status.is_success() { max_body } else { MAX_ERROR_BODY };
+        let (response, truncated_at) = buffered(response, limit).await?;
+        let _ = ATTEMPT.try_with(|meta| {
+            meta.borrow_mut().answer = Some(AnswerMeta::read(status, response.headers(), truncated_at));
+        });
+        Ok(response)
+    }
+}
+
+impl AnswerMeta {
+    fn read(status: StatusCode, headers: &HeaderMap, truncated_at: Option<usize>) -> Self {
+        let text = |name| {
+            headers
                 .get(name)
                 .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
-                .map(str::to_owned)
         };
-        let (retry_after, location) = (header(RETRY_AFTER), header(LOCATION));
-        // Outside the wrapper (someone driving the generated client directly) there is no slot, and nothing to note.
-        let _ = ATTEMPT.try_with(|meta| {
-            *meta.borrow_mut() = AttemptMeta {
-                status: Some(status),
-                retry_after,
-                location,
-            };
-        });
-        if status.is_success() {
-            Ok(response)
-        } else {
-            capped(response).await
+        AnswerMeta {
+            status,
+            retry_after: text(RETRY_AFTER).and_then(|value| parse_retry_after(value, SystemTime::now())),
+            location: text(LOCATION).map(str::to_owned),
+            rate_limit: RateLimit::from_headers(headers),
+            truncated_at,
         }
     }
 }
 
-/// Rebuilds `response` with at most [`MAX_ERROR_BODY`] bytes of its body.
-async fn capped(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+/// Reads at most `limit` bytes of `response`'s body and rebuilds it from memory. Returns the cut, if any.
+///
+/// A declared `Content-Length` over the limit is not read at all. A connection that fails mid-body fails here, as
+/// a transport error of the attempt.
+async fn buffered(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(reqwest::Response, Option<usize>)> {
     let status = response.status();
     let mut headers = std::mem::take(response.headers_mut());
     headers.remove(CONTENT_LENGTH);
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_ERROR_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() == MAX_ERROR_BODY {
-            break;
+    let declared = response.content_length();
+    let mut body = Vec::with_capacity(declared.map_or(0, |length| length.min(limit as u64) as usize));
+    let mut truncated_at = declared.filter(|&length| length > limit as u64).map(|_| limit);
+    if truncated_at.is_none() {
+        while let Some(chunk) = response.chunk().await? {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated_at = Some(limit);
+                break;
+            }
+            body.extend_from_slice(&chunk);
         }
     }
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;
     *rebuilt.headers_mut() = headers;
-    Ok(reqwest::Response::from(rebuilt))
+    Ok((reqwest::Response::from(rebuilt), truncated_at))
 }
 
 fn prepare(request: &reqwest::Request) -> PreparedRequest {
@@ -133,5 +204,28 @@ fn prepare(request: &reqwest::Request) -> PreparedRequest {
             .and_then(reqwest::Body::as_bytes)
             .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_request_renders_as_a_pasteable_curl_command() {
+        let request = PreparedRequest {
+            method: "PATCH".to_owned(),
+            url: "https://public-api.etoro.com/api/v1/x".to_owned(),
+            headers: vec![
+                ("x-api-key".to_owned(), "[REDACTED]".to_owned()),
+                ("x-note".to_owned(), "it's".to_owned()),
+            ],
+            body: r#"{"a":"b'c"}"#.to_owned(),
+        };
+        assert_eq!(
+            request.to_string(),
+            "curl -X PATCH 'https://public-api.etoro.com/api/v1/x' \\\n  -H 'x-api-key: [REDACTED]' \\\n  \
+             -H 'x-note: it'\\''s' \\\n  --data-raw '{\"a\":\"b'\\''c\"}'"
+        );
     }
 }

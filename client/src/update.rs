@@ -23,57 +23,68 @@ pub enum Scopes {
 
 /// What to change on a user token: its scopes, the IPv4 addresses it may be used from, its expiry.
 ///
-/// Scopes are chosen when the value is made ([`TokenUpdate::scope_names`], or the deprecated
-/// [`TokenUpdate::scope_ids`]), so names and ids cannot be combined; the other fields are optional setters.
-///
-/// Empty lists are refused rather than sent: the API does not document what an empty `scopeNames` or
-/// `ipsWhitelist` means (no scopes? any address?), and on a credential that trades real money a guess is worse
-/// than an error. To leave a field unchanged, do not set it.
+/// Start from [`TokenUpdate::new`] and set what should change; what is not set stays as it is.
 ///
 /// ```
 /// use etoro_client::{scope, TokenUpdate};
 /// use std::net::Ipv4Addr;
+/// use std::time::Duration;
 ///
-/// let update = TokenUpdate::scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE])
+/// let update = TokenUpdate::new()
+///     .scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE])
 ///     .ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
-///     .expires_at("2030-12-31T23:59:59Z".parse().unwrap());
-/// assert!(update.validate(chrono::Utc::now()).is_ok());
+///     .expires_in(Duration::from_secs(30 * 24 * 3600));
+/// assert!(update.validate(etoro_client::Utc::now()).is_ok());
 /// ```
+///
+/// Scopes go by name ([`TokenUpdate::scope_names`]) or by the deprecated numeric ids
+/// ([`TokenUpdate::scope_ids`]), never both: setting one kind after the other is refused by
+/// [`TokenUpdate::validate`] (nothing is sent), so a request can never carry both.
+///
+/// Empty lists are refused rather than sent: the API does not document what an empty `scopeNames` or
+/// `ipsWhitelist` means (no scopes? any address?), and on a credential that trades real money a guess is worse
+/// than an error. To leave a field unchanged, do not set it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenUpdate {
     scopes: Option<Scopes>,
     ips_whitelist: Option<Vec<Ipv4Addr>>,
     expires_at: Option<DateTime<Utc>>,
+    /// A setter's refusal, reported by [`TokenUpdate::validate`] (setters return `Self`, so they cannot fail).
+    refused: Option<InvalidInput>,
 }
 
 impl TokenUpdate {
-    /// An update that leaves the scopes as they are; set at least one other field.
+    /// An update that changes nothing yet: set at least one field.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// An update that sets the token's scopes by name (`scopeNames`).
-    pub fn scope_names<I, S>(names: I) -> Self
+    /// Sets the token's scopes by name (`scopeNames`), replacing the current ones.
+    pub fn scope_names<I, S>(self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::with_scopes(Scopes::Names(names.into_iter().map(Into::into).collect()))
+        self.with_scopes(Scopes::Names(names.into_iter().map(Into::into).collect()))
     }
 
-    /// An update that sets the token's scopes by the deprecated numeric ids (`scopeIds`).
+    /// Sets the token's scopes by the deprecated numeric ids (`scopeIds`), replacing the current ones.
     #[deprecated(note = "eToro deprecated scopeIds: use TokenUpdate::scope_names instead")]
     #[allow(deprecated)]
-    pub fn scope_ids(ids: impl IntoIterator<Item = i32>) -> Self {
-        Self::with_scopes(Scopes::Ids(ids.into_iter().collect()))
+    pub fn scope_ids(self, ids: impl IntoIterator<Item = i32>) -> Self {
+        self.with_scopes(Scopes::Ids(ids.into_iter().collect()))
     }
 
-    /// An update that sets the given scopes (for callers that choose the kind at run time).
-    pub fn with_scopes(scopes: Scopes) -> Self {
-        TokenUpdate {
-            scopes: Some(scopes),
-            ..Self::default()
+    /// Sets the given scopes (for callers that choose the kind at run time).
+    pub fn with_scopes(mut self, scopes: Scopes) -> Self {
+        if self.scopes.as_ref().is_some_and(|set| !same_kind(set, &scopes)) {
+            self.refuse(InvalidInput::new(
+                "scopeIds, scopeNames",
+                "give one of them, not both: use .scope_names(..) (scopeIds is deprecated)",
+            ));
         }
+        self.scopes = Some(scopes);
+        self
     }
 
     /// Sets the IPv4 addresses allowed to use the token (`ipsWhitelist`), replacing the current list.
@@ -82,10 +93,24 @@ impl TokenUpdate {
         self
     }
 
-    /// Sets when the token expires (`expiresAt`).
-    pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
-        self.expires_at = Some(at);
+    /// Sets when the token expires (`expiresAt`). Takes a `DateTime<Utc>` (re-exported as
+    /// [`crate::DateTime`]/[`crate::Utc`]) or anything that converts into one, such as a `DateTime<FixedOffset>`.
+    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
+        self.expires_at = Some(at.into());
         self
+    }
+
+    /// Sets the token to expire `after` this long from now (the moment of this call).
+    pub fn expires_in(mut self, after: std::time::Duration) -> Self {
+        match from_now(after) {
+            Ok(at) => self.expires_at = Some(at),
+            Err(refused) => self.refuse(refused),
+        }
+        self
+    }
+
+    fn refuse(&mut self, error: InvalidInput) {
+        self.refused.get_or_insert(error);
     }
 
     /// The scopes to set, if any.
@@ -107,6 +132,9 @@ impl TokenUpdate {
     /// at least one field; no empty list; no duplicate entry; scope names not empty and free of whitespace and
     /// control characters; `expiresAt` later than `now`.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), InvalidInput> {
+        if let Some(refused) = &self.refused {
+            return Err(refused.clone());
+        }
         if self.scopes.is_none() && self.ips_whitelist.is_none() && self.expires_at.is_none() {
             return Err(InvalidInput::new(
                 "update",
@@ -128,19 +156,7 @@ impl TokenUpdate {
         if let Some(ips) = &self.ips_whitelist {
             check_list("ipsWhitelist", ips)?;
         }
-        if let Some(at) = self.expires_at {
-            if at <= now {
-                return Err(InvalidInput::new(
-                    "expiresAt",
-                    format!(
-                        "must be in the future (got {}, now is {})",
-                        at.to_rfc3339(),
-                        now.to_rfc3339()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        check_expiry(self.expires_at, now)
     }
 
     /// Validates against `now` and builds the generated request body.
@@ -206,11 +222,48 @@ impl TryFrom<types::UpdateUserTokenRequest> for TokenUpdate {
             scopes,
             ips_whitelist: body.ips_whitelist,
             expires_at: body.expires_at,
+            refused: None,
         })
     }
 }
 
-fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Result<(), InvalidInput> {
+#[allow(deprecated)]
+fn same_kind(a: &Scopes, b: &Scopes) -> bool {
+    matches!(
+        (a, b),
+        (Scopes::Names(_), Scopes::Names(_)) | (Scopes::Ids(_), Scopes::Ids(_))
+    )
+}
+
+/// `now + after`, or an error naming `expiresAt` when that is past what a date can hold.
+pub(crate) fn from_now(after: std::time::Duration) -> Result<DateTime<Utc>, InvalidInput> {
+    chrono::Duration::from_std(after)
+        .ok()
+        .and_then(|after| Utc::now().checked_add_signed(after))
+        .ok_or_else(|| {
+            InvalidInput::new(
+                "expiresAt",
+                format!("{after:?} from now is past the latest date this client can represent"),
+            )
+        })
+}
+
+/// An expiry, when set, must be later than `now`.
+pub(crate) fn check_expiry(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), InvalidInput> {
+    match expires_at {
+        Some(at) if at <= now => Err(InvalidInput::new(
+            "expiresAt",
+            format!(
+                "must be in the future (got {}, now is {})",
+                at.to_rfc3339(),
+                now.to_rfc3339()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Result<(), InvalidInput> {
     if items.is_empty() {
         return Err(InvalidInput::new(
             field,
@@ -234,6 +287,6 @@ fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Res
     }
 }
 
-fn scope_name_error(index: usize, err: InvalidScopeName) -> InvalidInput {
+pub(crate) fn scope_name_error(index: usize, err: InvalidScopeName) -> InvalidInput {
     InvalidInput::new(format!("scopeNames[{index}]"), err.to_string())
 }

@@ -95,20 +95,24 @@ fn valid_updates() -> Vec<(&'static str, TokenUpdate)> {
     let expiry = Utc::now() + chrono::Duration::days(30);
     let ips = [Ipv4Addr::new(203, 0, 113, 7), Ipv4Addr::new(198, 51, 100, 1)];
     #[allow(deprecated)]
-    let ids_only = TokenUpdate::scope_ids([211, 212]);
+    let ids_only = TokenUpdate::new().scope_ids([211, 212]);
     #[allow(deprecated)]
-    let ids_and_the_rest = TokenUpdate::scope_ids([200]).ips_whitelist(ips).expires_at(expiry);
+    let ids_and_the_rest = TokenUpdate::new()
+        .scope_ids([200])
+        .ips_whitelist(ips)
+        .expires_at(expiry);
     vec![
         (
             "scope names only",
-            TokenUpdate::scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE]),
+            TokenUpdate::new().scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE]),
         ),
         ("deprecated scope ids only", ids_only),
         ("IP allow-list only", TokenUpdate::new().ips_whitelist(ips)),
         ("expiry only", TokenUpdate::new().expires_at(expiry)),
         (
             "all fields (scope names)",
-            TokenUpdate::scope_names([scope::TRADE_DEMO_READ, scope::DEMO_WRITE])
+            TokenUpdate::new()
+                .scope_names([scope::TRADE_DEMO_READ, scope::DEMO_WRITE])
                 .ips_whitelist(ips)
                 .expires_at(expiry),
         ),
@@ -270,14 +274,14 @@ fn bad_bodies() -> Vec<BadBody> {
             what: "empty scopeNames list",
             body: json!({"scopeNames": []}),
             violation: "minItems",
-            update: || TokenUpdate::scope_names(Vec::<String>::new()),
+            update: || TokenUpdate::new().scope_names(Vec::<String>::new()),
             field: "scopeNames",
         },
         BadBody {
             what: "empty scopeIds list",
             body: json!({"scopeIds": []}),
             violation: "minItems",
-            update: || TokenUpdate::scope_ids([]),
+            update: || TokenUpdate::new().scope_ids([]),
             field: "scopeIds",
         },
         BadBody {
@@ -298,35 +302,35 @@ fn bad_bodies() -> Vec<BadBody> {
             what: "duplicate scope names",
             body: json!({"scopeNames": [scope::TRADE_REAL_READ, scope::TRADE_REAL_READ]}),
             violation: "uniqueItems",
-            update: || TokenUpdate::scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_READ]),
+            update: || TokenUpdate::new().scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_READ]),
             field: "scopeNames[1]",
         },
         BadBody {
             what: "duplicate scope ids",
             body: json!({"scopeIds": [211, 211]}),
             violation: "uniqueItems",
-            update: || TokenUpdate::scope_ids([211, 211]),
+            update: || TokenUpdate::new().scope_ids([211, 211]),
             field: "scopeIds[1]",
         },
         BadBody {
             what: "scope name with a space",
             body: json!({"scopeNames": ["etoro-public:trade.real:read etoro-public:trade.real:write"]}),
             violation: "pattern",
-            update: || TokenUpdate::scope_names(["etoro-public:trade.real:read etoro-public:trade.real:write"]),
+            update: || TokenUpdate::new().scope_names(["etoro-public:trade.real:read etoro-public:trade.real:write"]),
             field: "scopeNames[0]",
         },
         BadBody {
             what: "scope name with a newline",
             body: json!({"scopeNames": ["etoro-public:trade.real:read\n"]}),
             violation: "pattern",
-            update: || TokenUpdate::scope_names(["etoro-public:trade.real:read\n"]),
+            update: || TokenUpdate::new().scope_names(["etoro-public:trade.real:read\n"]),
             field: "scopeNames[0]",
         },
         BadBody {
             what: "empty scope name",
             body: json!({"scopeNames": [""]}),
             violation: "minLength",
-            update: || TokenUpdate::scope_names([""]),
+            update: || TokenUpdate::new().scope_names([""]),
             field: "scopeNames[0]",
         },
         BadBody {
@@ -335,8 +339,8 @@ fn bad_bodies() -> Vec<BadBody> {
             violation: "minItems",
             update: || {
                 TokenUpdate::new()
-                    .expires_at("2030-12-31T23:59:59Z".parse().unwrap())
-                    .ips_whitelist([])
+                    .expires_at("2030-12-31T23:59:59Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+                    .ips_whitelist(Vec::<Ipv4Addr>::new())
             },
             field: "ipsWhitelist",
         },

@@ -56,10 +56,13 @@ async fn documented_errors_map_to_api_errors() {
         assert_eq!(api.status.as_u16(), status);
         assert_eq!(api.error_code.as_deref(), Some(code));
         assert_eq!(api.error_message.as_deref(), Some(message));
-        assert_eq!(api.request_id, sent, "the error quotes the request id that was sent");
-        assert_eq!(api.attempts, 1);
+        assert_eq!(
+            api.call.request_id, sent,
+            "the error quotes the request id that was sent"
+        );
+        assert_eq!(api.call.attempts, 1);
         assert_eq!(err.request_id(), Some(sent));
-        assert_eq!(err.error_code(), Some(code));
+        assert_eq!(err.code(), Some(code));
         assert_eq!(err.is_not_found(), status == 404);
         assert_eq!(err.is_rate_limited(), status == 429);
         assert_eq!(err.is_unauthorized(), status == 401);
@@ -111,10 +114,14 @@ async fn an_undocumented_status_with_an_error_body_is_still_an_api_error() {
         .await;
 
     let err = key_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::scope_names(["etoro-public:admin"]))
+        .update_user_token(
+            portfolio(),
+            token(),
+            TokenUpdate::new().scope_names(["etoro-public:admin"]),
+        )
         .await
         .unwrap_err();
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
-    assert_eq!(err.error_code(), Some("ScopeNameNotAllowed"));
+    assert_eq!(err.code(), Some("ScopeNameNotAllowed"));
 }

@@ -161,8 +161,8 @@ async fn the_final_error_says_how_many_attempts_were_made() {
         .unwrap_err();
 
     let Error::Api(api) = &err else { panic!("{err:?}") };
-    assert_eq!(api.attempts, 3);
-    assert!(err.to_string().contains("3 attempt(s)"), "{err}");
+    assert_eq!(api.call.attempts, 3);
+    assert!(err.to_string().contains("3 attempts"), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
@@ -223,7 +223,10 @@ async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Timeout { attempts: 2, .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Timeout { call, .. } if call.attempts == 2),
+        "{err:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "took {:?}",
@@ -271,7 +274,10 @@ async fn a_connection_reset_mid_response_is_retried_as_a_transport_error() {
         .await
         .unwrap_err();
 
-    assert!(matches!(err, Error::Transport { attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Transport { call, .. } if call.attempts == 3),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
     assert_eq!(connections.load(Ordering::SeqCst), 3);
 }
@@ -359,22 +365,50 @@ async fn hostile_error_bodies_still_give_a_typed_error() {
 }
 
 #[tokio::test]
-async fn any_success_status_counts_as_applied() {
-    for template in [
-        ResponseTemplate::new(200).set_body_json(json!({ "ok": true })),
-        ResponseTemplate::new(204).set_body_string("unexpected body"),
-        ResponseTemplate::new(202),
+async fn only_the_documented_success_status_is_success() {
+    // A captive portal or a misrouted proxy answering 200 must not read as "updated".
+    for (template, status) in [
+        (ResponseTemplate::new(200).set_body_json(json!({ "ok": true })), 200),
+        (ResponseTemplate::new(202), 202),
+        (
+            ResponseTemplate::new(200).set_body_string("<html>Welcome to the hotel wifi</html>"),
+            200,
+        ),
     ] {
         let server = server().await;
-        let status = template.clone();
-        Mock::given(method("PATCH")).respond_with(status).mount(&server).await;
-        let updated = key_client(&server)
+        Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
+        let err = retrying_client(&server.uri(), 3)
             .update_user_token(portfolio(), token(), update())
             .await
-            .unwrap();
-        assert!(updated.status.is_success());
-        assert_eq!(updated.attempts, 1);
+            .unwrap_err();
+        let Error::UnexpectedResponse(unexpected) = &err else {
+            panic!("{status}: expected UnexpectedResponse, got {err:?}")
+        };
+        assert_eq!(unexpected.status.map(|s| s.as_u16()), Some(status));
+        assert_eq!(unexpected.problem, etoro_client::Problem::UndocumentedStatus);
+        assert!(err.outcome_unknown() && !err.is_retryable(), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("outside the spec") && message.contains("may or may not have been applied"),
+            "{message}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "{status}: not retried"
+        );
     }
+    // The documented 204 is success, whatever stray body it carries.
+    let server = server().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(204).set_body_string("unexpected body"))
+        .mount(&server)
+        .await;
+    let updated = key_client(&server)
+        .update_user_token(portfolio(), token(), update())
+        .await
+        .unwrap();
+    assert_eq!(updated.status, 204);
 }
 
 /// Collects everything `tracing` writes while a closure runs.
@@ -414,7 +448,7 @@ fn trace_logs_never_show_credentials() {
     });
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("retrying") && logs.contains("update user token"),
+        logs.contains("retrying") && logs.contains("updateUserToken"),
         "the retry is logged: {logs}"
     );
     for secret in [API_KEY, USER_KEY, BEARER] {

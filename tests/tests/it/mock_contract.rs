@@ -165,12 +165,12 @@ async fn the_wrapper_and_the_mock_agree_on_the_documented_error_codes() {
         .await
         .unwrap_err();
     assert!(err.is_not_found());
-    assert_eq!(err.error_code(), Some("NotFound"));
+    assert_eq!(err.code(), Some("NotFound"));
 
     #[allow(deprecated)]
     let refused = client
-        .update_user_token(portfolio(), portfolio(), TokenUpdate::scope_ids([999]))
+        .update_user_token(portfolio(), portfolio(), TokenUpdate::new().scope_ids([999]))
         .await
         .unwrap_err();
-    assert_eq!(refused.error_code(), Some("ScopeIdNotAllowed"));
+    assert_eq!(refused.code(), Some("ScopeIdNotAllowed"));
 }

@@ -30,7 +30,9 @@ fn token_update() -> impl Strategy<Value = TokenUpdate> {
     let ips = prop::option::of(prop::collection::vec(any::<u32>().prop_map(Ipv4Addr::from), 0..5));
     let expiry = prop::option::of((-10_000i64..10_000).prop_map(|minutes| Utc::now() + Duration::minutes(minutes)));
     (scopes, ips, expiry).prop_map(|(scopes, ips, expiry)| {
-        let mut update = scopes.map(TokenUpdate::with_scopes).unwrap_or_default();
+        let mut update = scopes
+            .map(|scopes| TokenUpdate::new().with_scopes(scopes))
+            .unwrap_or_default();
         if let Some(ips) = ips {
             update = update.ips_whitelist(ips);
         }

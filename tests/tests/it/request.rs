@@ -38,7 +38,8 @@ fn future_expiry() -> DateTime<Utc> {
 async fn key_pair_update_sends_the_documented_request() {
     let server = server().await;
     accept_update(&server).await;
-    let update = TokenUpdate::scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE])
+    let update = TokenUpdate::new()
+        .scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_WRITE])
         .ips_whitelist([Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(203, 0, 113, 7)])
         .expires_at(future_expiry());
 
@@ -108,7 +109,7 @@ async fn deprecated_scope_ids_still_work() {
     accept_update(&server).await;
 
     key_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::scope_ids([211, 212]))
+        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([211, 212]))
         .await
         .unwrap();
 

@@ -43,7 +43,9 @@ async fn the_same_update_goes_to_the_v2_endpoint_with_one_builder_call() {
         .expect(1)
         .mount(&server)
         .await;
-    let update = TokenUpdate::scope_names(["etoro-public:trade.real:read"]).ips_whitelist([Ipv4Addr::LOCALHOST]);
+    let update = TokenUpdate::new()
+        .scope_names(["etoro-public:trade.real:read"])
+        .ips_whitelist([Ipv4Addr::LOCALHOST]);
 
     let client = v2_client(&server).build().unwrap();
     assert_eq!(client.api_version(), ApiVersion::V2);
@@ -68,7 +70,7 @@ async fn deprecated_scope_ids_are_refused_locally_with_v2() {
     let err = v2_client(&server)
         .build()
         .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::scope_ids([200]))
+        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([200]))
         .await
         .unwrap_err();
 
@@ -95,12 +97,16 @@ async fn v2_forbidden_scope_name_is_an_api_error() {
     let err = v2_client(&server)
         .build()
         .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::scope_names(["etoro-public:admin"]))
+        .update_user_token(
+            portfolio(),
+            token(),
+            TokenUpdate::new().scope_names(["etoro-public:admin"]),
+        )
         .await
         .unwrap_err();
 
     assert_eq!(err.status().unwrap().as_u16(), 403);
-    assert_eq!(err.error_code(), Some("ScopeNameNotAllowed"));
+    assert_eq!(err.code(), Some("ScopeNameNotAllowed"));
     assert!(!err.is_retryable());
 }
 
@@ -160,7 +166,7 @@ async fn the_opt_in_check_refuses_unknown_names_locally_and_names_the_allowed_on
         .update_user_token(
             portfolio(),
             token(),
-            TokenUpdate::scope_names(["etoro-public:trade.real:read", "x:y"]),
+            TokenUpdate::new().scope_names(["etoro-public:trade.real:read", "x:y"]),
         )
         .await
         .unwrap_err();
@@ -175,7 +181,7 @@ async fn the_opt_in_check_refuses_unknown_names_locally_and_names_the_allowed_on
         .update_user_token(
             portfolio(),
             token(),
-            TokenUpdate::scope_names(["etoro-public:trade.real:write"]),
+            TokenUpdate::new().scope_names(["etoro-public:trade.real:write"]),
         )
         .await
         .unwrap();
@@ -201,7 +207,7 @@ async fn the_cached_list_expires() {
         .check_scopes(Duration::from_millis(200))
         .build()
         .unwrap();
-    let update = || TokenUpdate::scope_names(["a:b"]);
+    let update = || TokenUpdate::new().scope_names(["a:b"]);
 
     client.update_user_token(portfolio(), token(), update()).await.unwrap();
     client.update_user_token(portfolio(), token(), update()).await.unwrap();
@@ -222,7 +228,7 @@ async fn without_the_opt_in_no_lookup_is_made() {
     v2_client(&server)
         .build()
         .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::scope_names(["anything:goes"]))
+        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_names(["anything:goes"]))
         .await
         .unwrap();
 }

@@ -145,7 +145,9 @@ fn wrapper_client(base_url: &str) -> Result<Client, String> {
 }
 
 fn update(job: &Job) -> TokenUpdate {
-    TokenUpdate::scope_names(job.scope_names.iter().cloned()).ips_whitelist(job.ips.iter().copied())
+    TokenUpdate::new()
+        .scope_names(job.scope_names.iter().cloned())
+        .ips_whitelist(job.ips.iter().copied())
 }
 
 /// A client under test.

@@ -1,0 +1,15 @@
+//! The operations, one file each. Every file adds its methods to [`crate::Client`] and defines what they take and
+//! return; all of them run through `call::run` (pacing, attempts, retries, errors).
+
+mod create;
+mod list;
+mod revoke;
+mod scopes;
+mod update;
+
+pub use create::{CreatedToken, NewToken};
+pub use list::{AgentPortfolio, UserToken};
+pub use revoke::Revoked;
+pub use update::{UpdateCall, Updated};
+
+pub(crate) use update::check_id;

@@ -1,0 +1,333 @@
+//! One pace for every request to eToro's shared quota, retries included.
+//!
+//! eToro gives each user key one pool of 60 requests per 60 seconds, shared by every endpoint without a dedicated
+//! limit. A [`Pacer`] spaces the attempts of every call made through the clients it is given to (and of any loop of
+//! yours that calls [`Pacer::acquire`]), follows the `RateLimit-Remaining`/`RateLimit-Reset` headers when answers
+//! carry them, so that other traffic on the same key is accounted for, and holds everyone back when a 429 says to
+//! wait.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use crate::rate_limit::{parse_retry_after, RateLimit};
+
+/// How long everyone waits after a 429 that says nothing of when to come back.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Paces requests to a quota. Clone it freely: clones share one schedule.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), etoro_client::Error> {
+/// use std::num::NonZeroU32;
+/// use etoro_client::{Client, Pacer};
+///
+/// // Two clients (say, two API versions) drawing from one user key's quota.
+/// let pacer = Pacer::per_minute(NonZeroU32::new(60).unwrap());
+/// let v1 = Client::builder().api_keys("api", "user").pacer(pacer.clone()).build()?;
+/// let v2 = Client::builder().api_keys("api", "user").pacer(pacer.clone()).build()?;
+/// // A request of your own to another eToro endpoint on the same key waits for its turn too:
+/// pacer.acquire().await;
+/// # Ok(()) }
+/// ```
+///
+/// What it does:
+/// - **Spacing**: slots are handed out at least `window / limit` apart (a burst of one), so a quota is spread
+///   evenly instead of being spent at once.
+/// - **Following the server**: an answer with `RateLimit-Remaining: r` and `RateLimit-Reset: s` widens the spacing
+///   to what is left (`s / r`), so traffic of other programs on the same key is accounted for; `r = 0` holds every
+///   caller until the window resets.
+/// - **429**: every caller waits until its `Retry-After` (or `RateLimit-Reset`) has passed.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The least spacing of two slots; zero for [`Pacer::unlimited`].
+    interval: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The earliest start of the next slot.
+    next: Instant,
+    /// The spacing the latest `RateLimit-*` headers call for.
+    server_interval: Duration,
+    pause: Option<Pause>,
+}
+
+/// Why, and until when, a [`Pacer`] holds every request back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pause {
+    /// When requests may go again.
+    pub until: Instant,
+    /// What the server said.
+    pub cause: PauseCause,
+}
+
+/// What made a [`Pacer`] pause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PauseCause {
+    /// A 429 answer, with its `Retry-After` (or `RateLimit-Reset`) when it had one.
+    RateLimited {
+        /// The wait the server asked for.
+        retry_after: Option<Duration>,
+    },
+    /// An answer said `RateLimit-Remaining: 0`: the window's quota is used up (by us or by other traffic on the
+    /// same key) until `RateLimit-Reset`.
+    QuotaUsedUp,
+}
+
+impl std::fmt::Display for PauseCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PauseCause::RateLimited { retry_after: Some(_) } => f.write_str("429, Retry-After"),
+            PauseCause::RateLimited { retry_after: None } => f.write_str("429"),
+            PauseCause::QuotaUsedUp => f.write_str("RateLimit-Remaining: 0"),
+        }
+    }
+}
+
+impl Pacer {
+    /// At most `limit` requests per `window`, evenly spaced.
+    pub fn new(limit: NonZeroU32, window: Duration) -> Self {
+        Self::with_interval(window / limit.get())
+    }
+
+    /// At most `limit` requests a minute: `Pacer::per_minute(60)` is eToro's documented quota.
+    pub fn per_minute(limit: NonZeroU32) -> Self {
+        Self::new(limit, Duration::from_secs(60))
+    }
+
+    /// No spacing of its own; the server's `RateLimit-*` headers and 429s still pace every caller.
+    pub fn unlimited() -> Self {
+        Self::with_interval(Duration::ZERO)
+    }
+
+    fn with_interval(interval: Duration) -> Self {
+        Pacer {
+            shared: Arc::new(Shared {
+                interval,
+                state: Mutex::new(State {
+                    next: Instant::now(),
+                    server_interval: Duration::ZERO,
+                    pause: None,
+                }),
+            }),
+        }
+    }
+
+    /// The spacing this pacer keeps at the least (zero when unlimited).
+    pub fn interval(&self) -> Duration {
+        self.shared.interval
+    }
+
+    /// Waits until the caller may send one request. Every attempt of every call of a client built with this pacer
+    /// goes through here; call it before requests of your own on the same key.
+    pub async fn acquire(&self) {
+        loop {
+            let slot = {
+                let mut state = self.lock();
+                let now = Instant::now();
+                let mut slot = state.next.max(now);
+                if let Some(pause) = state.pause {
+                    slot = slot.max(pause.until);
+                }
+                let spacing = self.shared.interval.max(state.server_interval);
+                state.next = slot.checked_add(spacing).unwrap_or(slot);
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+            // A 429 that arrived while this caller slept moves its turn past the pause.
+            match self.pause() {
+                Some(pause) if pause.until > Instant::now() => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// The pause in force now, if any: for progress displays ("waiting 58 s for quota (429, Retry-After)").
+    pub fn pause(&self) -> Option<Pause> {
+        let state = self.lock();
+        state.pause.filter(|pause| pause.until > Instant::now())
+    }
+
+    /// Takes an answer's quota headers into account: call it with the status and headers of answers to requests
+    /// of your own (the clients built with this pacer do it for theirs).
+    pub fn observe(&self, status: StatusCode, headers: &HeaderMap) {
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+        self.note(status, RateLimit::from_headers(headers).as_ref(), retry_after);
+    }
+
+    /// [`Pacer::observe`] with the headers already read.
+    pub(crate) fn note(&self, status: StatusCode, rate_limit: Option<&RateLimit>, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let reset = rate_limit.and_then(|limit| limit.reset);
+        let mut state = self.lock();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = retry_after.or(reset).unwrap_or(DEFAULT_PAUSE);
+            state.pause_until(now, wait, PauseCause::RateLimited { retry_after });
+            return;
+        }
+        let (Some(remaining), Some(reset)) = (rate_limit.and_then(|limit| limit.remaining), reset) else {
+            return;
+        };
+        if remaining == 0 {
+            state.pause_until(now, reset, PauseCause::QuotaUsedUp);
+        } else {
+            // `RateLimit-Reset` is whole seconds, rounded: the window ends on average half a second before it says.
+            let left = reset
+                .saturating_sub(Duration::from_millis(500))
+                .max(Duration::from_millis(500));
+            state.server_interval = left / remaining;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent at every await-free step; a panic elsewhere must not stop the pacing.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Holds every caller until `now + wait`, keeping a longer pause already in force.
+    fn pause_until(&mut self, now: Instant, wait: Duration, cause: PauseCause) {
+        let until = now.checked_add(wait).unwrap_or(now + Duration::from_secs(86_400));
+        if self.pause.is_none_or(|pause| pause.until < until) {
+            self.pause = Some(Pause { until, cause });
+        }
+    }
+}
+
+impl Default for Pacer {
+    /// eToro's documented quota: 60 requests a minute.
+    fn default() -> Self {
+        Pacer::per_minute(NonZeroU32::new(60).expect("60 is not zero"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    reqwest::header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_spaced_by_the_interval() {
+        let pacer = Pacer::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1));
+        let start = Instant::now();
+        for _ in 0..5 {
+            pacer.acquire().await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(400),
+            "the first slot is at once, then 100 ms apart"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_every_caller_until_retry_after() {
+        let pacer = Pacer::unlimited();
+        let start = Instant::now();
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "45")]));
+        let pause = pacer.pause().unwrap();
+        assert_eq!(
+            pause.cause,
+            PauseCause::RateLimited {
+                retry_after: Some(Duration::from_secs(45))
+            }
+        );
+        let (a, b) = tokio::join!(pacer.acquire(), pacer.acquire());
+        let _ = (a, b);
+        assert_eq!(start.elapsed(), Duration::from_secs(45));
+        assert_eq!(pacer.pause(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_while_waiting_moves_the_slot_past_the_pause() {
+        let pacer = Pacer::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(10));
+        pacer.acquire().await; // takes the slot at 0; the next is at 10 s
+        let start = Instant::now();
+        let waiter = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.acquire().await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "30")]));
+        waiter.await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(35));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_servers_remaining_quota_widens_the_spacing() {
+        let pacer = Pacer::unlimited();
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "10"), ("ratelimit-reset", "6")]),
+        );
+        pacer.acquire().await;
+        let start = Instant::now();
+        pacer.acquire().await;
+        // (6 s - 0.5 s) over 10 requests.
+        assert_eq!(start.elapsed(), Duration::from_millis(550));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_zero_pauses_until_the_reset_without_a_429() {
+        let pacer = Pacer::unlimited();
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "7")]),
+        );
+        assert_eq!(pacer.pause().unwrap().cause, PauseCause::QuotaUsedUp);
+        let start = Instant::now();
+        pacer.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_pause_never_cuts_a_longer_one() {
+        let pacer = Pacer::unlimited();
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "60")]));
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "5")]));
+        let start = Instant::now();
+        pacer.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_cause_reads_well() {
+        let cause = PauseCause::RateLimited {
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(cause.to_string(), "429, Retry-After");
+        assert_eq!(PauseCause::QuotaUsedUp.to_string(), "RateLimit-Remaining: 0");
+    }
+}
