@@ -58,10 +58,11 @@ pub mod types {
         ///The user tokens of this agent-portfolio.
         #[serde(
             rename = "userTokens",
-            default,
-            skip_serializing_if = "::std::vec::Vec::is_empty"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub user_tokens: ::std::vec::Vec<AgentPortfolioUserTokenItem>,
+        pub user_tokens: ::std::option::Option<
+            ::std::vec::Vec<AgentPortfolioUserTokenItem>,
+        >,
     }
     impl AgentPortfolioItem {
         pub fn builder() -> builder::AgentPortfolioItem {
@@ -280,10 +281,9 @@ pub mod types {
         ///The agent-portfolios owned by the user.
         #[serde(
             rename = "agentPortfolios",
-            default,
-            skip_serializing_if = "::std::vec::Vec::is_empty"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub agent_portfolios: ::std::vec::Vec<AgentPortfolioItem>,
+        pub agent_portfolios: ::std::option::Option<::std::vec::Vec<AgentPortfolioItem>>,
     }
     impl GetAgentPortfoliosResponse {
         pub fn builder() -> builder::GetAgentPortfoliosResponse {
@@ -437,7 +437,9 @@ pub mod types {
                 ::std::string::String,
             >,
             user_tokens: ::std::result::Result<
-                ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                ::std::option::Option<
+                    ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                >,
                 ::std::string::String,
             >,
         }
@@ -540,7 +542,9 @@ pub mod types {
             pub fn user_tokens<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                    ::std::option::Option<
+                        ::std::vec::Vec<super::AgentPortfolioUserTokenItem>,
+                    >,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -1164,7 +1168,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct GetAgentPortfoliosResponse {
             agent_portfolios: ::std::result::Result<
-                ::std::vec::Vec<super::AgentPortfolioItem>,
+                ::std::option::Option<::std::vec::Vec<super::AgentPortfolioItem>>,
                 ::std::string::String,
             >,
         }
@@ -1178,7 +1182,9 @@ pub mod types {
         impl GetAgentPortfoliosResponse {
             pub fn agent_portfolios<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::AgentPortfolioItem>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::AgentPortfolioItem>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.agent_portfolios = value

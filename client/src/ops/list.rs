@@ -30,6 +30,7 @@ impl Client {
         success
             .value
             .agent_portfolios
+            .unwrap_or_default()
             .into_iter()
             .enumerate()
             .map(|(index, portfolio)| AgentPortfolio::read(portfolio, index).map_err(missing))
@@ -104,6 +105,7 @@ impl AgentPortfolio {
             .ok_or_else(|| format!("{path}.agentPortfolioId"))?;
         let tokens = portfolio
             .user_tokens
+            .unwrap_or_default()
             .into_iter()
             .enumerate()
             .map(|(index, token)| {
