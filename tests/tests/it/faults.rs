@@ -1,14 +1,13 @@
 //! Retries, timeouts, redirects and hostile answers, against servers on 127.0.0.1 that misbehave on purpose.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etoro_client::{Client, Error, RetryPolicy, TokenUpdate};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -164,32 +163,6 @@ async fn the_final_error_says_how_many_attempts_were_made() {
     assert_eq!(api.call.attempts, 3);
     assert!(err.to_string().contains("3 attempts"), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
-}
-
-/// A TCP server that accepts connections and runs `behaviour` on each; counts connections.
-async fn raw_server<F, Fut>(behaviour: F) -> (String, Arc<AtomicUsize>)
-where
-    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = count.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(behaviour(stream));
-        }
-    });
-    (url, count)
-}
-
-/// Reads one request head (enough for these tests: the bodies are small and arrive with it).
-async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
-    let mut buffer = vec![0; 64 * 1024];
-    let read = stream.read(&mut buffer).await.unwrap_or(0);
-    String::from_utf8_lossy(&buffer[..read]).into_owned()
 }
 
 /// A server that reads the request and never answers.

@@ -1,6 +1,11 @@
 //! Shared helpers: a wiremock server that fails loudly on anything unexpected, and clients pointed at it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use etoro_client::{Client, RetryPolicy};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 use uuid::Uuid;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -69,4 +74,30 @@ pub fn unreachable_client() -> Client {
         .retry(RetryPolicy::none())
         .build()
         .unwrap()
+}
+
+/// A TCP server that accepts connections and runs `behaviour` on each; counts connections.
+pub async fn raw_server<F, Fut>(behaviour: F) -> (String, Arc<AtomicUsize>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(behaviour(stream));
+        }
+    });
+    (url, count)
+}
+
+/// Reads one request head (enough for these tests: the bodies are small and arrive with it).
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+    let mut buffer = vec![0; 64 * 1024];
+    let read = stream.read(&mut buffer).await.unwrap_or(0);
+    String::from_utf8_lossy(&buffer[..read]).into_owned()
 }
