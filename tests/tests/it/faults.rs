@@ -428,3 +428,133 @@ fn trace_logs_never_show_credentials() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+#[tokio::test]
+async fn a_reset_halfway_through_the_body_is_retried_under_the_same_request_id() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    let (url, connections) = raw_server(move |mut stream| {
+        let record = record.clone();
+        async move {
+            let request = read_request(&mut stream).await;
+            let first = {
+                let mut seen = record.lock().unwrap();
+                seen.push(request);
+                seen.len() == 1
+            };
+            let body =
+                r#"{"scopes":[{"name":"etoro-public:trade.real:read"},{"name":"etoro-public:trade.real:write"}]}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            if first {
+                // The head and half the body, then a reset.
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]).await;
+                let _ = stream.flush().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = stream.set_zero_linger();
+                return;
+            }
+            let _ = stream.write_all((head + body).as_bytes()).await;
+        }
+    })
+    .await;
+
+    let scopes = retrying_client(&url, 3).allowed_scopes().await.unwrap();
+
+    assert_eq!(scopes.len(), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    let ids: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|request| {
+            request
+                .lines()
+                .find_map(|line| line.strip_prefix("x-request-id: "))
+                .expect("every attempt carries x-request-id")
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "one x-request-id for both attempts");
+}
+
+/// Many calls at once on a multi-thread runtime, each answered with its own non-JSON error status, next to dry
+/// runs: each error keeps its own status (the per-attempt record never leaks between calls), and a dry run never
+/// captures a real send nor sends anything itself.
+///
+/// The server is a raw one (wiremock's `Drop` can deadlock on a multi-thread runtime); it answers from the path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_keep_their_own_status_and_dry_runs_stay_apart() {
+    const STATUSES: [u16; 8] = [400, 401, 403, 404, 409, 418, 422, 451];
+    let tokens: Vec<uuid::Uuid> = (0..64).map(|_| uuid::Uuid::new_v4()).collect();
+    let statuses: Arc<std::collections::HashMap<String, u16>> = Arc::new(
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(index, token)| (token.to_string(), STATUSES[index % STATUSES.len()]))
+            .collect(),
+    );
+    let (url, connections) = raw_server(move |mut stream| {
+        let statuses = statuses.clone();
+        async move {
+            let request = read_request(&mut stream).await;
+            let path = request.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            let token = path.rsplit('/').next().unwrap_or_default();
+            let status = statuses.get(token).copied().unwrap_or(500);
+            tokio::time::sleep(Duration::from_millis(fastrand_ms(status as usize + token.len()))).await;
+            let body = format!("<html><h1>{status}</h1></html>");
+            let answer = format!(
+                "HTTP/1.1 {status} Whatever\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    })
+    .await;
+    let client = retrying_client(&url, 1);
+    let mut sends = Vec::new();
+    let mut dry_runs = Vec::new();
+    for (index, token) in tokens.iter().copied().enumerate() {
+        let sender = client.clone();
+        sends.push(tokio::spawn(async move {
+            (
+                index,
+                token,
+                sender.update_user_token(portfolio(), token, update()).await,
+            )
+        }));
+        let preparer = client.clone();
+        dry_runs.push(tokio::spawn(async move {
+            let prepared = preparer.update_user_token(portfolio(), token, update()).dry_run().await;
+            (token, prepared)
+        }));
+    }
+    for task in sends {
+        let (index, token, result) = task.await.unwrap();
+        let err = result.expect_err("every real send is answered with an error");
+        let expected = STATUSES[index % STATUSES.len()];
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(expected), "{err}");
+        assert_eq!(err.call().and_then(|call| call.token), Some(token));
+        assert!(err.to_string().contains(&format!("<h1>{expected}</h1>")), "{err}");
+    }
+    for task in dry_runs {
+        let (token, prepared) = task.await.unwrap();
+        let prepared = prepared.expect("a dry run of a valid update");
+        assert!(prepared.url.ends_with(&token.to_string()), "{}", prepared.url);
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        tokens.len(),
+        "dry runs sent nothing"
+    );
+}
+
+/// A deterministic spread of small delays, so the answers interleave.
+fn fastrand_ms(index: usize) -> u64 {
+    (index as u64 * 7919) % 40
+}
