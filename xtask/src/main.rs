@@ -13,7 +13,9 @@ tasks:
   bench --quick   the same with small workloads, to smoke-test the bench itself (figures not comparable)";
 
 fn main() -> ExitCode {
-    match try_main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match try_main(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -22,22 +24,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn try_main() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let root = xtask::workspace_root();
-    match args.as_slice() {
+fn try_main(args: &[&str]) -> Result<(), String> {
+    match args {
         ["regen"] => {
-            xtask::codegen::regen(&root, false).map_err(|err| err.to_string())?;
+            xtask::codegen::regen(&xtask::try_workspace_root()?, false).map_err(|err| err.to_string())?;
             eprintln!("wrote {}", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
         ["regen", "--check"] => {
-            xtask::codegen::regen(&root, true).map_err(|err| err.to_string())?;
+            xtask::codegen::regen(&xtask::try_workspace_root()?, true).map_err(|err| err.to_string())?;
             eprintln!("{} is up to date", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
-        ["bench", rest @ ..] => xtask::bench::run(&root, rest),
+        ["bench", rest @ ..] => xtask::bench::run(&xtask::try_workspace_root()?, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
