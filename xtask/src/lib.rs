@@ -2,9 +2,12 @@
 //!
 //! `cargo xtask regen` turns the checked-in OpenAPI document into the progenitor client in
 //! `client/src/generated.rs`; `cargo xtask regen --check` proves that file is exactly what the spec produces.
+//! `cargo xtask upstream import|diff` keeps a facts-only snapshot of eToro's published description and says
+//! whether a newer one breaks this client.
 
 pub mod bench;
 pub mod codegen;
+pub mod upstream;
 
 use std::path::PathBuf;
 
