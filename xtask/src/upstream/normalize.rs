@@ -121,7 +121,7 @@ pub fn normalize(document: &Value) -> Result<Value, String> {
             merge_parameters(document, &shared, &mut operation)
                 .map_err(|reason| format!("{} {path}: {reason}", method.to_uppercase()))?;
             let Value::Object(mut operation) = strip(&operation) else {
-                unreachable!("an operation is checked to be an object")
+                return Err(format!("`paths.{path}.{method}` must be an object"));
             };
             operation.insert(SEEN_IN.to_owned(), Value::String(version.clone()));
             operations.insert((*method).to_owned(), Value::Object(operation));

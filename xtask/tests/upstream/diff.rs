@@ -543,3 +543,77 @@ fn the_v1_355_removals_break_through_the_v1_patch_alone() {
         ]
     );
 }
+
+#[test]
+fn smaller_changes_to_what_the_client_sends_are_warnings_or_ok() {
+    let tree = tree();
+    let mut document = snapshot();
+    document["components"]["schemas"]["UpdateUserTokenV2Request"]["properties"]["scopeNames"]["maxItems"] = json!(10);
+    let operation = document["paths"][V2_PATH]
+        .as_object_mut()
+        .unwrap()
+        .remove("patch")
+        .unwrap();
+    let mut operation_text = operation.to_string().replace("\"agentPortfolioId\"", "\"portfolioId\"");
+    // eToro stops documenting the request id header.
+    let mut edited: Value = serde_json::from_str(&operation_text).unwrap();
+    edited["parameters"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|parameter| parameter["name"] != "x-request-id");
+    operation_text = edited.to_string();
+    let renamed_path = V2_PATH.replace("{agentPortfolioId}", "{portfolioId}");
+    document["paths"].as_object_mut().unwrap().remove(V2_PATH);
+    document["paths"][&renamed_path] = json!({"patch": serde_json::from_str::<Value>(&operation_text).unwrap()});
+
+    let (code, report) = diff_json(tree.path(), &document);
+
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        messages_on(&report, &op("PATCH", &renamed_path)),
+        [
+            "warning: header x-request-id removed; the client still sends it",
+            "ok: path {agentPortfolioId} renamed to path {portfolioId} (same place in the URL)",
+            "warning: request body: `scopeNames` constraints {} → {\"maxItems\":10}; the client sends it",
+        ]
+    );
+}
+
+#[test]
+fn a_credential_scheme_that_moves_its_header_breaks() {
+    let tree = tree();
+    let mut base = snapshot();
+    base["components"]["securitySchemes"] = json!({"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}});
+    base["security"] = json!([{"ApiKey": []}]);
+    std::fs::write(
+        tree.path().join(xtask::upstream::snapshot::SNAPSHOT_PATH),
+        xtask::upstream::normalize::render(&base),
+    )
+    .unwrap();
+    let mut moved = base.clone();
+    moved["components"]["securitySchemes"]["ApiKey"]["name"] = json!("x-key");
+    let (code, report) = diff_json(tree.path(), &moved);
+    assert_eq!(code, 1);
+    assert!(
+        messages_on(&report, &op("PATCH", V2_PATH))
+            .contains(&"breaking: the security scheme ApiKey changed its type, location or header name".to_owned()),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_server_the_client_uses_that_is_no_longer_listed_breaks() {
+    let tree = tree();
+    let mut document = snapshot();
+    document["servers"] = json!([{"url": "https://api.example.com"}]);
+    let (code, report) = diff_json(tree.path(), &document);
+    assert_eq!(code, 1);
+    assert_eq!(
+        changes_of(&report, "breaking"),
+        [("(document)".to_owned(), "servers".to_owned())]
+    );
+    assert_eq!(
+        report["changes"][0]["message"],
+        "the server https://public-api.etoro.com is no longer listed (now: https://api.example.com)"
+    );
+}
