@@ -8,12 +8,22 @@ usage: cargo xtask <task>
 tasks:
   regen           regenerate client/src/generated.rs from openapi/etoro-user-tokens.json
   regen --check   write nothing; fail if the generated client differs from what the spec produces
+  upstream import <FILE|URL>
+                  keep a facts-only snapshot of eToro's agent-portfolio operations in openapi/upstream/
+  upstream diff <FILE|URL> [--json]
+                  say whether a newer eToro document breaks this client (exit 1) or not (exit 0)
   bench           build in release and measure the wrapper, the CLI and regen against loopback servers;
                   writes target/bench/results.{json,md} and prints the table
   bench --quick   the same with small workloads, to smoke-test the bench itself (figures not comparable)";
 
 fn main() -> ExitCode {
-    match try_main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // `upstream` has its own exit statuses (0 fine, 1 breaking, 2 invalid input).
+    if let ["upstream", rest @ ..] = args.as_slice() {
+        return ExitCode::from(xtask::upstream::run(xtask::try_workspace_root(), rest));
+    }
+    match try_main(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -22,22 +32,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn try_main() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let root = xtask::workspace_root();
-    match args.as_slice() {
+fn try_main(args: &[&str]) -> Result<(), String> {
+    match args {
         ["regen"] => {
-            xtask::codegen::regen(&root, false).map_err(|err| err.to_string())?;
+            xtask::codegen::regen(&xtask::try_workspace_root()?, false).map_err(|err| err.to_string())?;
             eprintln!("wrote {}", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
         ["regen", "--check"] => {
-            xtask::codegen::regen(&root, true).map_err(|err| err.to_string())?;
+            xtask::codegen::regen(&xtask::try_workspace_root()?, true).map_err(|err| err.to_string())?;
             eprintln!("{} is up to date", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
-        ["bench", rest @ ..] => xtask::bench::run(&root, rest),
+        ["bench", rest @ ..] => xtask::bench::run(&xtask::try_workspace_root()?, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
