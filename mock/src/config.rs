@@ -26,7 +26,14 @@ pub struct MockConfig {
     /// `Retry-After`: waiting does not help).
     pub max_tokens_per_portfolio: usize,
     /// eToro's rate limit, off when `None` (no `RateLimit-*` headers then). One pool per credential: the
-    /// `x-user-key` value, or else the `Authorization` value.
+    /// `x-user-key` value, or else the `Authorization` value; fixed windows from the pool's first request.
+    ///
+    /// A request counts when it reaches one of the six operations carrying a credential, whatever its answer:
+    /// a body or id refused with 400 counts too, as at a gateway that counts before the API reads the request.
+    /// Such answers all carry `RateLimit-Limit`, `-Remaining`, `-Reset` and `-Policy`; when the pool is empty
+    /// the answer is 429 `TooManyRequests` with `Retry-After` (the seconds until the window ends) and the
+    /// request does not count. A request without any credential, to an unknown route or with another method
+    /// is neither counted nor given the headers.
     pub quota: Option<Quota>,
     /// Other traffic of the same credential that draws from the same pool at a steady pace, e.g. 20 per 60 s;
     /// only with a [`MockConfig::quota`].
