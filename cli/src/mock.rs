@@ -154,7 +154,7 @@ fn banner(base_url: &str, held: usize, quota: Option<Quota>) -> String {
     format!(
         "eToro mock listening on {base_url}\n\
          \n\
-         Point etoro-token at it (any credentials are accepted, none is checked or kept):\n\
+         Point etoro-token at it (any credentials are accepted; none is checked, printed or logged):\n\
          \x20 export ETORO_BASE_URL={base_url}\n\
          \x20 export ETORO_API_KEY=mock ETORO_USER_KEY=mock\n\
          \x20 etoro-token update --portfolio {portfolio} --token {token} --scope etoro-public:trade.real:read\n\
