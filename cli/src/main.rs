@@ -82,7 +82,13 @@ async fn connect(
     dry_run: bool,
 ) -> Result<(Client, Option<MockServer>), String> {
     let (base_url, credentials, mock) = if args.mock {
-        let mock = MockServer::start(([127, 0, 0, 1], 0).into(), MockConfig::default())
+        // Closed world, as eToro: only the README's portfolio and token exist.
+        let config = MockConfig {
+            world: etoro_mock::World::Closed,
+            portfolios: vec![etoro_mock::Portfolio::example()],
+            ..MockConfig::default()
+        };
+        let mock = MockServer::start(([127, 0, 0, 1], 0).into(), config)
             .await
             .map_err(|err| format!("cannot start the embedded mock: {err}"))?;
         // The mock accepts any credentials; real ones never need to leave the environment for it.

@@ -1,86 +1,182 @@
-//! The user-token endpoints, as the spec describes them:
+//! The spec's six operations, as the mock answers them.
 //!
-//! - `PATCH /api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` (`updateUserToken`);
-//! - `PATCH /api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}` (`updateUserTokenV2`);
-//! - `GET /api/v2/agent-portfolios/user-tokens/scopes` (`getAllowedScopes`).
-//!
-//! The two updates run the same checks; they differ only in their body type and scope rules ([`UpdateBody`]).
+//! Every operation goes through [`serve`]: latency, then the quota (when one is set and the request carries a
+//! credential), then the injected faults, then authentication and `x-request-id`, then the operation's own
+//! checks in the order eToro applies them (path ids, body, rules, existence), then the state change.
 
-use std::collections::HashSet;
-use std::hash::Hash;
-use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::body::{to_bytes, Bytes};
+use axum::body::to_bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
-use etoro_client::types::{GetAllowedScopesResponse, ScopeNameItem, UpdateUserTokenRequest, UpdateUserTokenV2Request};
-use etoro_client::ScopeName;
-use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::body;
 use crate::config::MockConfig;
 use crate::error::ApiError;
 use crate::faults::{self, Fault};
+use crate::quota::Quotas;
 use crate::reset::{reset_response, KillSwitch};
+use crate::spec::{self, Operation};
+use crate::store::Store;
+use crate::wire::{self, CreateResponse, ListResponse, PortfolioItem, ScopeNameItem, ScopesResponse};
 
-/// The v1 update's route, in axum's syntax.
-pub(crate) const PATH_V1: &str = "/api/v1/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
-/// The v2 update's route, in axum's syntax.
-pub(crate) const PATH_V2: &str = "/api/v2/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
-/// The allowed-scopes route.
-pub(crate) const SCOPES_PATH: &str = "/api/v2/agent-portfolios/user-tokens/scopes";
+/// `GET` (list) of the agent-portfolios, in axum's syntax.
+pub(crate) const PATH_LIST: &str = "/api/v1/agent-portfolios";
+/// `PATCH` (update v1) and `DELETE` (revoke) of a token.
+pub(crate) const PATH_TOKEN_V1: &str = "/api/v1/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
+/// `PATCH` (update v2) of a token.
+pub(crate) const PATH_TOKEN_V2: &str = "/api/v2/agent-portfolios/{agent_portfolio_id}/user-tokens/{user_token_id}";
+/// `POST` (create) of a token.
+pub(crate) const PATH_CREATE: &str = "/api/v2/agent-portfolios/{agent_portfolio_id}/user-tokens";
+/// `GET` of the allowed scopes.
+pub(crate) const PATH_SCOPES: &str = "/api/v2/agent-portfolios/user-tokens/scopes";
 
-/// What the endpoints' handlers share.
+/// What the operations share.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) config: MockConfig,
-    /// How many requests reached any of the endpoints (one counter for all three), for the "every n-th" faults.
+    pub(crate) store: Store,
+    quotas: Option<Quotas>,
+    /// How many requests reached any of the operations (one counter for all), for the "every n-th" faults.
     seq: AtomicU64,
+    /// How many `TooManyRequests` answers were sent, from the quota or the fault.
+    pub(crate) rate_limited: AtomicU64,
 }
 
 impl AppState {
     pub(crate) fn new(config: MockConfig) -> Self {
+        spec::load();
         AppState {
+            store: Store::new(&config),
+            quotas: config.quota.map(|quota| Quotas::new(quota, config.quota_background)),
             config,
             seq: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         }
     }
 }
 
-/// Either update: faults first, then the checks in the order eToro applies them, then 204.
-pub(crate) async fn update_user_token<B: UpdateBody>(
-    State(state): State<Arc<AppState>>,
-    ids: Result<Path<(String, String)>, PathRejection>,
-    request: Request,
-) -> Response {
-    if let Some(response) = inject_faults(&state, kill_switch(&request)).await {
-        return response;
-    }
-    let (parts, body) = request.into_parts();
-    // The recording middleware has already buffered the body, so this cannot hit a limit or a network error.
-    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    match handle::<B>(&state.config, ids, &parts.headers, &body, Utc::now()) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(err) => err.into_response(),
-    }
+type TokenIds = Result<Path<(String, String)>, PathRejection>;
+type PortfolioId = Result<Path<String>, PathRejection>;
+
+pub(crate) async fn list(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    serve(&state, Operation::List, request, |state, _, _, _| {
+        let list = ListResponse {
+            agent_portfolios: state.store.snapshot().iter().map(PortfolioItem::from).collect(),
+        };
+        Ok(wire::json_response(StatusCode::OK, &list))
+    })
+    .await
 }
 
-/// `GET` of the allowed scopes: faults, authentication and `x-request-id` as for the updates, then 200 with
-/// [`MockConfig::allowed_scope_names`] in order.
-pub(crate) async fn get_allowed_scopes(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if let Some(response) = inject_faults(&state, kill_switch(&request)).await {
-        return response;
+pub(crate) async fn update_v1(State(state): State<Arc<AppState>>, ids: TokenIds, request: Request) -> Response {
+    serve(&state, Operation::UpdateV1, request, |state, headers, body, now| {
+        update(state, Operation::UpdateV1, ids, headers, body, now)
+    })
+    .await
+}
+
+pub(crate) async fn update_v2(State(state): State<Arc<AppState>>, ids: TokenIds, request: Request) -> Response {
+    serve(&state, Operation::UpdateV2, request, |state, headers, body, now| {
+        update(state, Operation::UpdateV2, ids, headers, body, now)
+    })
+    .await
+}
+
+pub(crate) async fn revoke(State(state): State<Arc<AppState>>, ids: TokenIds, request: Request) -> Response {
+    serve(&state, Operation::Revoke, request, |state, _, _, _| {
+        let (portfolio, token) = parse_ids(ids)?;
+        state.store.revoke(portfolio, token)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+pub(crate) async fn create(State(state): State<Arc<AppState>>, id: PortfolioId, request: Request) -> Response {
+    serve(&state, Operation::Create, request, |state, headers, body, now| {
+        create_token(state, id, headers, body, now)
+    })
+    .await
+}
+
+pub(crate) async fn scopes(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    serve(&state, Operation::Scopes, request, |state, _, _, _| {
+        let scopes = ScopesResponse {
+            scopes: state
+                .config
+                .allowed_scope_names
+                .iter()
+                .map(|name| ScopeNameItem { name })
+                .collect(),
+        };
+        Ok(wire::json_response(StatusCode::OK, &scopes))
+    })
+    .await
+}
+
+/// One request of `operation`: latency, quota, faults, the shared checks, then `handle`.
+async fn serve<F>(state: &AppState, operation: Operation, request: Request, handle: F) -> Response
+where
+    F: FnOnce(&AppState, &HeaderMap, &[u8], DateTime<Utc>) -> Result<Response, ApiError>,
+{
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let faults = &state.config.faults;
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
     }
-    match allowed_scopes(&state.config, request.headers()) {
-        Ok(scopes) => Json(scopes).into_response(),
-        Err(err) => err.into_response(),
+    let verdict = state
+        .quotas
+        .as_ref()
+        .zip(credential(request.headers()))
+        .map(|(quotas, credential)| quotas.draw(credential, Instant::now()));
+
+    let mut response = if verdict.is_some_and(|v| !v.allowed) {
+        state.rate_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::too_many_requests().into_response()
+    } else if let Some(fault) = faults::choose(faults, seq) {
+        match fault {
+            Fault::Reset => reset_response(kill_switch(&request).as_ref()),
+            Fault::RateLimit { retry_after_secs } => {
+                state.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let mut response = ApiError::too_many_requests().into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
+            }
+            Fault::ServerError => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "UnhandledException", "Global Error").into_response()
+            }
+        }
+    } else {
+        let (parts, body) = request.into_parts();
+        // The recording middleware has already buffered the body, so this cannot hit a limit or a network error.
+        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        check_auth(&parts.headers)
+            .and_then(|()| check_request_id(operation, &parts.headers))
+            .and_then(|()| handle(state, &parts.headers, &body, Utc::now()))
+            .unwrap_or_else(IntoResponse::into_response)
+    };
+    if let (Some(quotas), Some(verdict)) = (&state.quotas, verdict) {
+        quotas.add_headers(verdict, response.headers_mut());
     }
+    response
+}
+
+/// The credential whose pool a request draws from: the `x-user-key` value, else the `Authorization` value.
+fn credential(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get("x-user-key")
+        .or_else(|| headers.get(header::AUTHORIZATION))
+        .map(HeaderValue::as_bytes)
+        .filter(|value| !value.trim_ascii().is_empty())
 }
 
 /// The kill switch of the request's connection; `None` when the router is embedded in another server.
@@ -91,75 +187,95 @@ fn kill_switch(request: &Request) -> Option<KillSwitch> {
         .map(|ConnectInfo(kill)| kill.clone())
 }
 
-/// Counts the request, applies the latency, and answers for the fault the request gets, if any.
-async fn inject_faults(state: &AppState, kill: Option<KillSwitch>) -> Option<Response> {
-    let seq = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let faults = &state.config.faults;
-    if !faults.latency.is_zero() {
-        tokio::time::sleep(faults.latency).await;
+/// Either update: path ids, body (schema, then the rules the spec states in prose), then the store.
+fn update(
+    state: &AppState,
+    operation: Operation,
+    ids: TokenIds,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Response, ApiError> {
+    let (portfolio, token) = parse_ids(ids)?;
+    let value = json_body(headers, body)?;
+    spec::check_body(operation, &value)?;
+    let changes = body::update(value)?;
+    if changes.scope_ids.is_some() && changes.scope_names.is_some() {
+        return Err(ApiError::validation("Provide either scopeNames or scopeIds, not both"));
     }
-    match faults::choose(faults, seq)? {
-        Fault::Reset => Some(reset_response(kill.as_ref())),
-        Fault::RateLimit { retry_after_secs } => {
-            let mut response =
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests").into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            Some(response)
+    if operation == Operation::UpdateV1 {
+        // eToro documents `ScopeIdNotAllowed` for v1 and no check of names, so any well-formed name passes.
+        let allowed = &state.config.allowed_scope_ids;
+        if changes.scope_ids.iter().flatten().any(|id| !allowed.contains(id)) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ScopeIdNotAllowed",
+                "ScopeIds contains values not in the allowed set",
+            ));
         }
-        Fault::ServerError => {
-            Some(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "UnhandledException", "Global Error").into_response())
-        }
+    } else {
+        check_scope_names(&state.config, changes.scope_names.as_deref())?;
     }
+    check_expiry(changes.expires_at, now)?;
+    state.store.update(portfolio, token, changes, now)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Every check of an update that got past the faults, in order; `now` is a parameter for the expiry rule.
-fn handle<B: UpdateBody>(
-    config: &MockConfig,
-    ids: Result<Path<(String, String)>, PathRejection>,
+/// Create: path id, body, rules, then the store; 201 with the token and its secret, which the mock forgets.
+fn create_token(
+    state: &AppState,
+    id: PortfolioId,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    check_auth(headers)?;
-    check_request_id(headers)?;
-    let (portfolio, token) = parse_ids(ids)?;
-    let update = parse_body::<B>(headers, body)?;
-    check_rules(config, &update, now)?;
-    if config.missing.contains(&portfolio) {
+) -> Result<Response, ApiError> {
+    let portfolio = parse_id(id)?;
+    let value = json_body(headers, body)?;
+    spec::check_body(Operation::Create, &value)?;
+    let new = body::create(value)?;
+    check_expiry(new.expires_at, now)?;
+    check_scope_names(&state.config, Some(&new.scope_names))?;
+    let token = state.store.create(portfolio, new, now)?;
+    // 244 random bits from the OS (two UUID v4), as hex.
+    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let created = CreateResponse {
+        user_token_id: token.id,
+        user_token: &secret,
+        user_token_name: &token.name,
+        client_id: token.client_id,
+        ips_whitelist: wire::ip_strings(token.ips_whitelist.as_deref()),
+        scope_names: token.scope_names.as_deref(),
+        expires_at: token.expires_at,
+        created_at: token.created_at,
+    };
+    Ok(wire::json_response(StatusCode::CREATED, &created))
+}
+
+/// v2 names (update and create) must be in the allowed list, with the spec's 403.
+fn check_scope_names(config: &MockConfig, names: Option<&[String]>) -> Result<(), ApiError> {
+    let allowed = &config.allowed_scope_names;
+    if names.into_iter().flatten().any(|name| !allowed.contains(name)) {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "Agent-portfolio not found",
+            StatusCode::FORBIDDEN,
+            "ScopeNameNotAllowed",
+            "Scope name not allowed",
         ));
-    }
-    if config.missing.contains(&token) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "User token not found"));
     }
     Ok(())
 }
 
-/// Every check of a scopes request that got past the faults, then its answer.
-fn allowed_scopes(config: &MockConfig, headers: &HeaderMap) -> Result<GetAllowedScopesResponse, ApiError> {
-    check_auth(headers)?;
-    check_request_id(headers)?;
-    // The client's own type, so that the field names agree; note that it leaves out an empty `scopes` list.
-    Ok(GetAllowedScopesResponse {
-        scopes: config
-            .allowed_scope_names
-            .iter()
-            .map(|name| ScopeNameItem {
-                name: Some(name.clone()),
-            })
-            .collect(),
-    })
+/// JSON Schema cannot compare with the clock.
+fn check_expiry(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::validation("expiresAt must be in the future"));
+    }
+    Ok(())
 }
 
 /// Exactly one way of authenticating: the `x-api-key`/`x-user-key` pair or an OAuth2 bearer token.
 ///
 /// Mixing them is refused too: the spec lists them as alternatives, and a client that sends both has a bug
-/// that a lenient mock would hide.
+/// that a lenient mock would hide. The bearer token's scopes are not checked: the mock cannot read a token.
 fn check_auth(headers: &HeaderMap) -> Result<(), ApiError> {
     let api_key = headers.get("x-api-key");
     let user_key = headers.get("x-user-key");
@@ -185,14 +301,23 @@ fn non_empty(value: Option<&HeaderValue>) -> bool {
     value.is_some_and(|v| !v.as_bytes().trim_ascii().is_empty())
 }
 
-fn check_request_id(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers
+/// `x-request-id` must be a UUID. The answer is 400 where the operation documents one; the two lookups (list,
+/// scopes) document none, so they answer 401, the only documented client error there (the errorMessage says
+/// why). When the spec gains a 400 for them, this follows by itself.
+fn check_request_id(operation: Operation, headers: &HeaderMap) -> Result<(), ApiError> {
+    let valid = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_uuid)
-    {
-        Some(_) => Ok(()),
-        None => Err(ApiError::bad_request("x-request-id must be a UUID")),
+        .is_some();
+    match (valid, spec::documents_400(operation)) {
+        (true, _) => Ok(()),
+        (false, true) => Err(ApiError::validation("x-request-id must be a UUID")),
+        (false, false) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "x-request-id must be a UUID (401: the spec documents no 400 for this operation)",
+        )),
     }
 }
 
@@ -206,168 +331,48 @@ fn parse_uuid(text: &str) -> Option<Uuid> {
     }
 }
 
-fn parse_ids(ids: Result<Path<(String, String)>, PathRejection>) -> Result<(Uuid, Uuid), ApiError> {
-    let Path((portfolio, token)) = ids.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-    let portfolio = parse_uuid(&portfolio).ok_or_else(|| ApiError::bad_request("agentPortfolioId must be a UUID"))?;
-    let token = parse_uuid(&token).ok_or_else(|| ApiError::bad_request("userTokenId must be a UUID"))?;
+fn parse_ids(ids: TokenIds) -> Result<(Uuid, Uuid), ApiError> {
+    let Path((portfolio, token)) = ids.map_err(|rejection| ApiError::validation(rejection.body_text()))?;
+    let portfolio = parse_uuid(&portfolio).ok_or_else(|| ApiError::validation("agentPortfolioId must be a UUID"))?;
+    let token = parse_uuid(&token).ok_or_else(|| ApiError::validation("userTokenId must be a UUID"))?;
     Ok((portfolio, token))
 }
 
-/// The body of one version of the update: its client type, and what sets the version's rules apart.
-pub(crate) trait UpdateBody: DeserializeOwned + Send + 'static {
-    /// The fields both versions check alike.
-    fn fields(&self) -> Fields<'_>;
-
-    /// The version's check of the requested scopes against the config, run after the checks of shape.
-    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError>;
-
-    /// The `errorMessage` of a body that does not deserialise.
-    fn parse_error(err: &serde_json::Error) -> String {
-        format!("Invalid request body: {err}")
-    }
+fn parse_id(id: PortfolioId) -> Result<Uuid, ApiError> {
+    let Path(portfolio) = id.map_err(|rejection| ApiError::validation(rejection.body_text()))?;
+    parse_uuid(&portfolio).ok_or_else(|| ApiError::validation("agentPortfolioId must be a UUID"))
 }
 
-/// A view of an update's fields; `scope_ids` is always `None` in v2, which has no such field.
-pub(crate) struct Fields<'a> {
-    expires_at: Option<DateTime<Utc>>,
-    ips_whitelist: Option<&'a [Ipv4Addr]>,
-    scope_ids: Option<&'a [i32]>,
-    scope_names: Option<&'a [ScopeName]>,
-}
-
-impl UpdateBody for UpdateUserTokenRequest {
-    fn fields(&self) -> Fields<'_> {
-        Fields {
-            expires_at: self.expires_at,
-            ips_whitelist: self.ips_whitelist.as_deref(),
-            scope_ids: self.scope_ids.as_deref(),
-            scope_names: self.scope_names.as_deref(),
-        }
-    }
-
-    /// Only the ids: eToro documents `ScopeIdNotAllowed` for v1 and no check of names, so any well-formed name
-    /// passes.
-    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError> {
-        if self
-            .scope_ids
-            .iter()
-            .flatten()
-            .any(|id| !config.allowed_scope_ids.contains(id))
-        {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "ScopeIdNotAllowed",
-                "ScopeIds contains values not in the allowed set",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl UpdateBody for UpdateUserTokenV2Request {
-    fn fields(&self) -> Fields<'_> {
-        Fields {
-            expires_at: self.expires_at,
-            ips_whitelist: self.ips_whitelist.as_deref(),
-            scope_ids: None,
-            scope_names: self.scope_names.as_deref(),
-        }
-    }
-
-    /// Names outside [`MockConfig::allowed_scope_names`] are forbidden, with the spec's 403.
-    fn check_scopes(&self, config: &MockConfig) -> Result<(), ApiError> {
-        if self
-            .scope_names
-            .iter()
-            .flatten()
-            .any(|name| !config.allowed_scope_names.iter().any(|a| a == name.as_str()))
-        {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "ScopeNameNotAllowed",
-                "Scope name not allowed",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Says why `scopeIds` is unknown, since a client moving from v1 is the likely sender.
-    fn parse_error(err: &serde_json::Error) -> String {
-        if err.to_string().starts_with("unknown field `scopeIds`") {
-            format!("Invalid request body: scopeIds is not supported in v2, use scopeNames: {err}")
-        } else {
-            format!("Invalid request body: {err}")
-        }
-    }
-}
-
-/// Deserialises with the client's own type, so that unknown fields, bad IPv4 addresses, bad date-times and
-/// malformed scope names are refused exactly where the client's schema refuses them.
-fn parse_body<B: UpdateBody>(headers: &HeaderMap, body: &[u8]) -> Result<B, ApiError> {
+/// The body as JSON, when the request says it is JSON.
+fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(ApiError::bad_request("Content-Type must be application/json"));
+        return Err(ApiError::validation("Content-Type must be application/json"));
     }
-    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(B::parse_error(&err)))
+    serde_json::from_slice(body).map_err(|err| ApiError::validation(format!("the body is not JSON: {err}")))
 }
 
-/// The rules the spec states in prose or in keywords the generated types do not enforce.
-fn check_rules<B: UpdateBody>(config: &MockConfig, update: &B, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let Fields {
-        expires_at,
-        ips_whitelist,
-        scope_ids,
-        scope_names,
-    } = update.fields();
-
-    if expires_at.is_none() && ips_whitelist.is_none() && scope_ids.is_none() && scope_names.is_none() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "NoChangesDetected",
-            "At least one field must be provided",
-        ));
-    }
-    if scope_ids.is_some() && scope_names.is_some() {
-        return Err(ApiError::bad_request("Provide either scopeNames or scopeIds, not both"));
-    }
-
-    let lists = [
-        ("scopeIds", scope_ids.map(|l| (l.len(), has_duplicates(l)))),
-        ("scopeNames", scope_names.map(|l| (l.len(), has_duplicates(l)))),
-        ("ipsWhitelist", ips_whitelist.map(|l| (l.len(), has_duplicates(l)))),
-    ];
-    for (name, list) in lists {
-        match list {
-            Some((0, _)) => return Err(ApiError::bad_request(format!("{name} must not be empty"))),
-            Some((_, true)) => return Err(ApiError::bad_request(format!("{name} must not contain duplicates"))),
-            _ => {}
-        }
-    }
-
-    update.check_scopes(config)?;
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::bad_request("expiresAt must be in the future"));
-    }
-    Ok(())
-}
-
-fn has_duplicates<T: Hash + Eq>(items: &[T]) -> bool {
-    let mut seen = HashSet::with_capacity(items.len());
-    !items.iter().all(|item| seen.insert(item))
-}
-
-/// Any other route, including another method on an endpoint's path: eToro's gateway answers 404 there.
-pub(crate) async fn no_route(method: Method, uri: Uri) -> Response {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        format!("no such route: {method} {}", uri.path()),
+/// Another method on an operation's path: 405 with the `Allow` the spec gives that path (RFC 9110 15.5.6).
+pub(crate) async fn method_not_allowed(allow: &'static str, method: Method, uri: Uri) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not allowed on {}; allowed: {allow}", uri.path()),
     )
-    .into_response()
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Any other route: eToro's gateway answers 404 there.
+pub(crate) async fn no_route(method: Method, uri: Uri) -> Response {
+    ApiError::not_found(format!("no such route: {method} {}", uri.path())).into_response()
 }
 
 #[cfg(test)]
@@ -407,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_is_the_user_key_else_the_bearer_token() {
+        assert_eq!(
+            credential(&headers(&[("x-user-key", "u"), ("authorization", "Bearer t")])),
+            Some(&b"u"[..])
+        );
+        assert_eq!(
+            credential(&headers(&[("authorization", "Bearer t")])),
+            Some(&b"Bearer t"[..])
+        );
+        assert_eq!(credential(&headers(&[("x-api-key", "a"), ("x-user-key", " ")])), None);
+        assert_eq!(credential(&headers(&[])), None);
+    }
+
+    #[test]
     fn only_hyphenated_uuids() {
         assert!(parse_uuid("3fa85f64-5717-4562-b3fc-2c963f66afa6").is_some());
         assert!(parse_uuid("3fa85f6457174562b3fc2c963f66afa6").is_none());
@@ -414,55 +433,32 @@ mod tests {
         assert!(parse_uuid("nope").is_none());
     }
 
-    fn rule(json: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let update: UpdateUserTokenRequest = serde_json::from_str(json).unwrap();
-        check_rules(&MockConfig::default(), &update, now)
+    #[test]
+    fn a_bad_request_id_gets_a_documented_status() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            check_request_id(Operation::UpdateV1, &none).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        for lookup in [Operation::List, Operation::Scopes] {
+            let err = check_request_id(lookup, &none).unwrap_err();
+            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+            assert!(
+                err.message.starts_with("x-request-id must be a UUID"),
+                "{}",
+                err.message
+            );
+        }
     }
 
     #[test]
     fn expiry_must_be_after_now() {
         let now: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
-        assert!(rule(r#"{"expiresAt":"2030-01-01T00:00:01Z"}"#, now).is_ok());
+        assert!(check_expiry(Some("2030-01-01T00:00:01Z".parse().unwrap()), now).is_ok());
+        assert!(check_expiry(None, now).is_ok());
         assert_eq!(
-            rule(r#"{"expiresAt":"2030-01-01T00:00:00Z"}"#, now).unwrap_err().code,
-            "BadRequest"
+            check_expiry(Some(now), now).unwrap_err().message,
+            "expiresAt must be in the future"
         );
-    }
-
-    #[test]
-    fn duplicates_are_named() {
-        let now = Utc::now();
-        let err = rule(r#"{"ipsWhitelist":["10.0.0.1","10.0.0.1"]}"#, now).unwrap_err();
-        assert_eq!(err.message, "ipsWhitelist must not contain duplicates");
-        let err = rule(r#"{"scopeNames":[]}"#, now).unwrap_err();
-        assert_eq!(err.message, "scopeNames must not be empty");
-    }
-
-    #[test]
-    fn scope_names_are_checked_in_v2_only() {
-        let config = MockConfig::default();
-        let now = Utc::now();
-        let json = r#"{"scopeNames":["etoro-public:everything"]}"#;
-        let v1: UpdateUserTokenRequest = serde_json::from_str(json).unwrap();
-        assert!(check_rules(&config, &v1, now).is_ok());
-        let v2: UpdateUserTokenV2Request = serde_json::from_str(json).unwrap();
-        let err = check_rules(&config, &v2, now).unwrap_err();
-        assert_eq!(
-            (err.status, err.code, err.message.as_str()),
-            (StatusCode::FORBIDDEN, "ScopeNameNotAllowed", "Scope name not allowed")
-        );
-    }
-
-    #[test]
-    fn v2_explains_scope_ids() {
-        let headers = headers(&[("content-type", "application/json")]);
-        let err = parse_body::<UpdateUserTokenV2Request>(&headers, br#"{"scopeIds":[200]}"#).unwrap_err();
-        assert!(
-            err.message.contains("scopeIds is not supported in v2"),
-            "{}",
-            err.message
-        );
-        let err = parse_body::<UpdateUserTokenRequest>(&headers, br#"{"other":1}"#).unwrap_err();
-        assert!(!err.message.contains("v2"), "{}", err.message);
     }
 }

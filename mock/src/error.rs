@@ -1,8 +1,10 @@
-//! Error answers, shaped as the spec's `ErrorResponse`.
+//! Error answers, shaped as the spec's `ErrorResponse`: `{"errorCode": ..., "errorMessage": ...}`.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use etoro_client::types::ErrorResponse;
+use serde::Serialize;
+
+use crate::wire::json_response;
 
 /// An error answer: a status and the `errorCode`/`errorMessage` pair eToro sends with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +12,15 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+}
+
+/// The spec's `ErrorResponse`, written here from the spec rather than borrowed from the client.
+#[derive(Serialize)]
+struct ErrorResponse<'a> {
+    #[serde(rename = "errorCode")]
+    error_code: &'a str,
+    #[serde(rename = "errorMessage")]
+    error_message: &'a str,
 }
 
 impl ApiError {
@@ -21,24 +32,30 @@ impl ApiError {
         }
     }
 
-    /// 400 `BadRequest`, the code of every validation failure the spec does not name more precisely.
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    /// 400 `ValidationFailed`, the spec's code for a request it refuses without a more precise one.
+    pub(crate) fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationFailed", message)
+    }
+
+    /// 404 `NotFound`, with one of the spec's two messages (or the route's, for an unknown route).
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// 429 `TooManyRequests`, eToro's rate-limit answer (the caller adds `Retry-After`).
+    pub(crate) fn too_many_requests() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // Serialising the client's own type keeps the mock and the client agreeing on field names.
-        let body = ErrorResponse {
-            error_code: Some(self.code.to_owned()),
-            error_message: Some(self.message),
-        };
-        let json = serde_json::to_vec(&body).expect("ErrorResponse always serialises");
-        let mut response = (self.status, json).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
+        json_response(
+            self.status,
+            &ErrorResponse {
+                error_code: self.code,
+                error_message: &self.message,
+            },
+        )
     }
 }

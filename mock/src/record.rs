@@ -1,4 +1,4 @@
-//! The record of every request that reached the server, for tests to inspect.
+//! The record of every request that reached the server, for tests to inspect, and the request log.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,13 +10,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::log::{RequestLog, SECRET_HEADERS};
 use crate::reset::ResetMarker;
 
 /// The largest body the mock reads; eToro's bodies are a few hundred bytes, and this is axum's own default.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
-
-/// Headers whose values are secrets: kept for assertions, but never shown by `Debug`.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-user-key"];
 
 /// One request as the server received it, and the status it answered.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +33,20 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// What the record counts this request as, against [`crate::MockConfig::record_bytes_limit`]: its body,
+    /// headers, method and path, plus the fixed size of the record itself.
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<RecordedRequest>()
+            + self.method.len()
+            + self.path.len()
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| std::mem::size_of::<(String, String)>() + n.len() + v.len())
+                .sum::<usize>()
+    }
+
     /// The value of the first header called `name` (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -69,11 +81,14 @@ impl fmt::Debug for RecordedRequest {
     }
 }
 
-/// The latest recorded requests (at most `limit`), and how many arrived in all.
+/// The latest recorded requests (at most `limit` of them and `byte_limit` bytes), how many arrived in all, and
+/// the request log, if any.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     limit: usize,
+    byte_limit: usize,
     log: Mutex<Log>,
+    file: Option<RequestLog>,
 }
 
 #[derive(Debug, Default)]
@@ -81,13 +96,17 @@ struct Log {
     /// Requests that arrived before the oldest one kept.
     dropped: usize,
     kept: VecDeque<RecordedRequest>,
+    /// The sum of [`RecordedRequest::size`] over `kept`.
+    bytes: usize,
 }
 
 impl Recorder {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, byte_limit: usize, file: Option<RequestLog>) -> Self {
         Recorder {
             limit,
+            byte_limit,
             log: Mutex::new(Log::default()),
+            file,
         }
     }
 
@@ -97,15 +116,24 @@ impl Recorder {
     }
 
     /// Records a request on arrival and returns its sequence number, so that its status can be filled in later.
+    /// The oldest records go first, until both limits hold again; a request bigger than the byte limit on its
+    /// own is counted but not kept.
     fn push(&self, request: RecordedRequest) -> usize {
         let mut log = self.lock();
         let sequence = log.dropped + log.kept.len();
+        log.bytes += request.size();
         log.kept.push_back(request);
-        if log.kept.len() > self.limit {
-            log.kept.pop_front();
+        while log.kept.len() > self.limit || (log.bytes > self.byte_limit && !log.kept.is_empty()) {
+            if let Some(oldest) = log.kept.pop_front() {
+                log.bytes -= oldest.size();
+            }
             log.dropped += 1;
         }
         sequence
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     fn set_status(&self, sequence: usize, status: u16) {
@@ -131,10 +159,19 @@ impl Recorder {
 /// Middleware that records every request, on any route, before anything else looks at it.
 ///
 /// Recording happens on arrival (not on answer) so that `request_count` already counts a request that is
-/// sleeping through the latency fault.
+/// sleeping through the latency fault. The request log's line is written once the status is known.
 pub(crate) async fn record(State(recorder): State<Arc<Recorder>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, BODY_LIMIT).await;
+    // Only with a log: a copy of what its line needs (the body is reference-counted, not copied).
+    let for_log = recorder.file.as_ref().map(|_| {
+        (
+            parts.method.clone(),
+            parts.uri.path().to_owned(),
+            parts.headers.clone(),
+            body.as_ref().ok().cloned().unwrap_or_default(),
+        )
+    });
     let recorded = RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -155,10 +192,17 @@ pub(crate) async fn record(State(recorder): State<Arc<Recorder>>, request: Reque
 
     let response = match body {
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Err(err) => ApiError::bad_request(format!("could not read the request body: {err}")).into_response(),
+        Err(err) => ApiError::validation(format!("could not read the request body: {err}")).into_response(),
     };
-    if response.extensions().get::<ResetMarker>().is_none() {
-        recorder.set_status(index, response.status().as_u16());
+    let status = if response.extensions().get::<ResetMarker>().is_none() {
+        let status = response.status().as_u16();
+        recorder.set_status(index, status);
+        Some(status)
+    } else {
+        None
+    };
+    if let (Some(file), Some((method, path, headers, body))) = (&recorder.file, for_log) {
+        file.write(method.as_str(), &path, &headers, &body, status);
     }
     response
 }

@@ -1,16 +1,19 @@
 //! The mock is held to the spec: every answer it gives is a status the spec documents for the operation, with a
-//! body that validates against the schema the spec gives that status (checked by `jsonschema`, not by us).
+//! body that validates against the schema the spec gives that status (checked by `jsonschema`, not by us), and
+//! with the documented headers well-formed. Every documented status of every operation is answered at least once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use etoro_client::{Client, RetryPolicy, TokenUpdate};
-use etoro_mock::{Faults, MockConfig, MockServer};
+use etoro_mock::{Faults, MockConfig, MockServer, Portfolio, World};
 use serde_json::Value;
 
 use crate::support::*;
 
-const V1: &str = "/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
-const V2: &str = "/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const TOKEN_V1: &str = "/api/v1/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const TOKEN_V2: &str = "/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens/{userTokenId}";
+const CREATE: &str = "/api/v2/agent-portfolios/{agentPortfolioId}/user-tokens";
+const LIST: &str = "/api/v1/agent-portfolios";
 const SCOPES: &str = "/api/v2/agent-portfolios/user-tokens/scopes";
 
 fn spec() -> Value {
@@ -18,37 +21,93 @@ fn spec() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The JSON schema of the body documented for `status` of `method` on `path`, with the spec's components attached
-/// so its `$ref`s resolve, or `None` when the status has no body.
-fn response_schema(spec: &Value, path: &str, method: &str, status: u16) -> Option<Value> {
+/// OpenAPI 3.0's `nullable: true` is not JSON Schema: say it the draft 4 way, `type: [T, "null"]`.
+fn nullable_as_json_schema(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                if let Some(Value::String(kind)) = map.get("type").cloned() {
+                    map.insert("type".to_owned(), serde_json::json!([kind, "null"]));
+                }
+            }
+            map.values_mut().for_each(nullable_as_json_schema);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_as_json_schema),
+        _ => {}
+    }
+}
+
+/// The documented response for `status` of `method` on `path`.
+fn documented<'a>(spec: &'a Value, path: &str, method: &str, status: u16) -> &'a Value {
     let response = &spec["paths"][path][method]["responses"][status.to_string()];
     assert!(
         response.is_object(),
         "the mock answered {status} to {method} {path}, which the spec does not document"
     );
-    let mut schema = response["content"]["application/json"]["schema"].clone();
+    response
+}
+
+/// The JSON schema of the body documented for `status` of `method` on `path`, with the spec's components attached
+/// so its `$ref`s resolve, or `None` when the status has no body.
+fn response_schema(spec: &Value, path: &str, method: &str, status: u16) -> Option<Value> {
+    let mut schema = documented(spec, path, method, status)["content"]["application/json"]["schema"].clone();
     if schema.is_null() {
         return None;
     }
-    schema["components"] = spec["components"].clone();
+    let mut components = spec["components"].clone();
+    nullable_as_json_schema(&mut components);
+    schema["components"] = components;
     Some(schema)
 }
 
-/// A PATCH of `operation` (an update path of the spec) with this body, or a GET of the scopes path.
-async fn send_raw(server: &MockServer, operation: &str, headers: &[(&str, &str)], body: &str) -> reqwest::Response {
-    let path = operation
-        .replace("{agentPortfolioId}", PORTFOLIO)
-        .replace("{userTokenId}", TOKEN);
-    let url = format!("{}{path}", server.base_url());
-    let client = reqwest::Client::new();
-    let mut request = if operation == SCOPES {
-        client.get(url)
-    } else {
-        client
-            .patch(url)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
+/// Checks the documented headers of the answer: each present one has its schema's type; with `all`, each must
+/// be present.
+fn check_headers(spec: &Value, path: &str, method: &str, response: &reqwest::Response, all: bool) {
+    let status = response.status().as_u16();
+    let Some(headers) = documented(spec, path, method, status)["headers"].as_object() else {
+        return;
     };
+    for (name, header) in headers {
+        let reference = header["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/headers/");
+        let kind = spec["components"]["headers"][reference]["schema"]["type"]
+            .as_str()
+            .unwrap();
+        match response.headers().get(name.as_str()) {
+            None => assert!(!all, "{method} {path} {status} lacks {name}"),
+            Some(value) => {
+                let value = value.to_str().unwrap();
+                match kind {
+                    "integer" => assert!(value.parse::<u64>().is_ok(), "{name}: {value:?} is not an integer"),
+                    "string" => assert!(!value.is_empty(), "{name} is empty"),
+                    other => panic!("{name}: a header of type {other} is not checked here"),
+                }
+            }
+        }
+    }
+}
+
+/// One request of `operation` (a path of the spec and a method) with these headers and body.
+async fn send_raw(
+    server: &MockServer,
+    (path, method): (&str, &str),
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> reqwest::Response {
+    let url = format!(
+        "{}{}",
+        server.base_url(),
+        path.replace("{agentPortfolioId}", PORTFOLIO)
+            .replace("{userTokenId}", token)
+    );
+    let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut request = reqwest::Client::new().request(method, url);
+    if !body.is_empty() {
+        request = request.header("content-type", "application/json").body(body.to_owned());
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -58,23 +117,41 @@ async fn send_raw(server: &MockServer, operation: &str, headers: &[(&str, &str)]
 #[tokio::test]
 async fn every_mock_answer_matches_the_spec() {
     let spec = spec();
+    // The CLI's world: the README's portfolio and token, nothing else.
+    let closed = MockConfig {
+        world: World::Closed,
+        portfolios: vec![Portfolio::example()],
+        ..MockConfig::default()
+    };
     let missing = MockConfig {
         missing: HashSet::from([token()]),
-        ..MockConfig::default()
+        ..closed.clone()
+    };
+    let gone = MockConfig {
+        missing: HashSet::from([portfolio()]),
+        ..closed.clone()
+    };
+    let quota = MockConfig {
+        quota: Some("2/60s".parse().unwrap()),
+        ..closed.clone()
     };
     let limited = MockConfig {
         faults: Faults {
             rate_limit_every: Some(1),
             ..Faults::default()
         },
-        ..MockConfig::default()
+        ..closed.clone()
     };
     let failing = MockConfig {
         faults: Faults {
             error_rate: 1.0,
             ..Faults::default()
         },
-        ..MockConfig::default()
+        ..closed.clone()
+    };
+    let full = MockConfig {
+        max_tokens_per_portfolio: 1,
+        ..closed.clone()
     };
     let request_id = "7e9a201e-089e-44b8-a998-66a08d2d2ecc";
     let keys = [
@@ -82,63 +159,191 @@ async fn every_mock_answer_matches_the_spec() {
         ("x-user-key", USER_KEY),
         ("x-request-id", request_id),
     ];
+    let no_auth = &keys[2..];
+    let no_id = &keys[..2];
+    let unknown = "7c1d3d43-7a53-4c6e-9d0e-1f5b8a2c4e6f";
     let ip = r#"{"ipsWhitelist":["203.0.113.7"]}"#;
-    // (operation, mock configuration, request headers, request body, the status the mock must answer)
-    type Case<'a> = (&'a str, MockConfig, &'a [(&'a str, &'a str)], &'a str, u16);
+    let new = r#"{"userTokenName":"new-token","scopeNames":["etoro-public:trade.real:read"]}"#;
+    let list = (LIST, "get");
+    let update_v1 = (TOKEN_V1, "patch");
+    let revoke = (TOKEN_V1, "delete");
+    let update_v2 = (TOKEN_V2, "patch");
+    let create = (CREATE, "post");
+    let scopes = (SCOPES, "get");
+    // (operation, mock configuration, token id in the path, request headers, request body, requests sent
+    // before it, the status the mock must answer)
+    type Case<'a> = (
+        (&'a str, &'a str),
+        &'a MockConfig,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        usize,
+        u16,
+    );
     let cases: Vec<Case> = vec![
-        (V1, MockConfig::default(), &keys, ip, 204),
-        (V1, MockConfig::default(), &keys, "{}", 400),
-        (V1, MockConfig::default(), &keys, r#"{"scopeIds":[999]}"#, 400),
-        (V1, MockConfig::default(), &keys, r#"{"ipsWhitelist":[]}"#, 400),
-        (V1, MockConfig::default(), &keys[2..], ip, 401),
-        (V1, missing.clone(), &keys, ip, 404),
-        (V1, limited.clone(), &keys, ip, 429),
-        (V1, failing.clone(), &keys, ip, 500),
-        (V2, MockConfig::default(), &keys, ip, 204),
-        (V2, MockConfig::default(), &keys, "{}", 400),
-        (V2, MockConfig::default(), &keys[2..], ip, 401),
-        (V2, MockConfig::default(), &keys, r#"{"scopeNames":["x:y"]}"#, 403),
-        (V2, missing, &keys, ip, 404),
-        (V2, limited.clone(), &keys, ip, 429),
-        (V2, failing.clone(), &keys, ip, 500),
-        (SCOPES, MockConfig::default(), &keys, "", 200),
-        (SCOPES, MockConfig::default(), &keys[2..], "", 401),
-        (SCOPES, limited, &keys, "", 429),
-        (SCOPES, failing, &keys, "", 500),
+        (list, &closed, TOKEN, &keys, "", 0, 200),
+        (list, &closed, TOKEN, no_auth, "", 0, 401),
+        // The lookups document no 400: a missing request id gets their one documented client error.
+        (list, &closed, TOKEN, no_id, "", 0, 401),
+        (list, &quota, TOKEN, &keys, "", 0, 200),
+        (list, &quota, TOKEN, &keys, "", 2, 429),
+        (list, &limited, TOKEN, &keys, "", 0, 429),
+        (list, &failing, TOKEN, &keys, "", 0, 500),
+        (update_v1, &closed, TOKEN, &keys, ip, 0, 204),
+        (update_v1, &quota, TOKEN, &keys, ip, 0, 204),
+        (update_v1, &closed, TOKEN, &keys, "{}", 0, 400),
+        (update_v1, &closed, TOKEN, &keys, r#"{"scopeIds":[999]}"#, 0, 400),
+        (update_v1, &closed, TOKEN, &keys, r#"{"ipsWhitelist":null}"#, 0, 400),
+        (update_v1, &closed, TOKEN, no_id, ip, 0, 400),
+        (update_v1, &closed, TOKEN, no_auth, ip, 0, 401),
+        (update_v1, &missing, TOKEN, &keys, ip, 0, 404),
+        (update_v1, &closed, unknown, &keys, ip, 0, 404),
+        (update_v1, &quota, TOKEN, &keys, ip, 2, 429),
+        (update_v1, &limited, TOKEN, &keys, ip, 0, 429),
+        (update_v1, &failing, TOKEN, &keys, ip, 0, 500),
+        (revoke, &closed, TOKEN, &keys, "", 0, 204),
+        (revoke, &quota, TOKEN, &keys, "", 0, 204),
+        (revoke, &closed, "not-a-uuid", &keys, "", 0, 400),
+        (revoke, &closed, TOKEN, no_auth, "", 0, 401),
+        (revoke, &closed, unknown, &keys, "", 0, 404),
+        (revoke, &quota, TOKEN, &keys, "", 2, 429),
+        (revoke, &limited, TOKEN, &keys, "", 0, 429),
+        (revoke, &failing, TOKEN, &keys, "", 0, 500),
+        (update_v2, &closed, TOKEN, &keys, ip, 0, 204),
+        (update_v2, &closed, TOKEN, &keys, "{}", 0, 400),
+        (update_v2, &closed, TOKEN, &keys, r#"{"scopeIds":[200]}"#, 0, 400),
+        (update_v2, &closed, TOKEN, no_auth, ip, 0, 401),
+        (update_v2, &closed, TOKEN, &keys, r#"{"scopeNames":["x:y"]}"#, 0, 403),
+        (update_v2, &missing, TOKEN, &keys, ip, 0, 404),
+        (update_v2, &quota, TOKEN, &keys, ip, 2, 429),
+        (update_v2, &limited, TOKEN, &keys, ip, 0, 429),
+        (update_v2, &failing, TOKEN, &keys, ip, 0, 500),
+        (create, &closed, TOKEN, &keys, new, 0, 201),
+        (create, &quota, TOKEN, &keys, new, 0, 201),
+        (create, &closed, TOKEN, &keys, r#"{"userTokenName":"t"}"#, 0, 400),
+        (
+            create,
+            &closed,
+            TOKEN,
+            &keys,
+            r#"{"userTokenName":"t","scopeNames":["a:b"],"ipsWhitelist":["::1"]}"#,
+            0,
+            400,
+        ),
+        (
+            create,
+            &closed,
+            TOKEN,
+            &keys,
+            r#"{"userTokenName":"t","scopeNames":null}"#,
+            0,
+            400,
+        ),
+        (create, &closed, TOKEN, no_auth, new, 0, 401),
+        (
+            create,
+            &closed,
+            TOKEN,
+            &keys,
+            r#"{"userTokenName":"t","scopeNames":["x:y"]}"#,
+            0,
+            403,
+        ),
+        (create, &gone, TOKEN, &keys, new, 0, 404),
+        (
+            create,
+            &closed,
+            TOKEN,
+            &keys,
+            r#"{"userTokenName":"readme-token","scopeNames":["etoro-public:trade.real:read"]}"#,
+            0,
+            409,
+        ),
+        (create, &full, TOKEN, &keys, new, 0, 429),
+        (create, &quota, TOKEN, &keys, new, 2, 429),
+        (create, &limited, TOKEN, &keys, new, 0, 429),
+        (create, &failing, TOKEN, &keys, new, 0, 500),
+        (scopes, &closed, TOKEN, &keys, "", 0, 200),
+        (scopes, &quota, TOKEN, &keys, "", 0, 200),
+        (scopes, &closed, TOKEN, no_auth, "", 0, 401),
+        (scopes, &closed, TOKEN, no_id, "", 0, 401),
+        (scopes, &quota, TOKEN, &keys, "", 2, 429),
+        (scopes, &limited, TOKEN, &keys, "", 0, 429),
+        (scopes, &failing, TOKEN, &keys, "", 0, 500),
     ];
-    for (operation, config, headers, body, expected) in cases {
-        let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-        let response = send_raw(&server, operation, headers, body).await;
+    let mut answered = BTreeSet::new();
+    for (operation, config, token, headers, body, before, expected) in cases {
+        let (path, method) = operation;
+        let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config.clone())
+            .await
+            .unwrap();
+        for _ in 0..before {
+            send_raw(&server, (LIST, "get"), TOKEN, &keys, "").await;
+        }
+        let response = send_raw(&server, operation, token, headers, body).await;
         let status = response.status().as_u16();
-        assert_eq!(status, expected, "{operation} {body}");
+        assert_eq!(status, expected, "{method} {path} {body}");
+        answered.insert((path, method, status));
+        check_headers(&spec, path, method, &response, config.quota.is_some());
         let content_type = response
             .headers()
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.bytes().await.unwrap();
-        let method = if operation == SCOPES { "get" } else { "patch" };
-        match response_schema(&spec, operation, method, status) {
-            None => assert!(bytes.is_empty(), "{operation} {status} has no documented body"),
+        match response_schema(&spec, path, method, status) {
+            None => assert!(bytes.is_empty(), "{method} {path} {status} has no documented body"),
             Some(schema) => {
                 assert!(
                     content_type.unwrap_or_default().starts_with("application/json"),
                     "{status}"
                 );
                 let answer: Value = serde_json::from_slice(&bytes).unwrap();
-                let validator = jsonschema::draft4::new(&schema).unwrap();
+                let validator = jsonschema::draft4::options()
+                    .should_validate_formats(true)
+                    // Draft 4 has no `uuid` format; the spec's ids are UUIDs in their hyphenated form.
+                    .with_format("uuid", |s: &str| s.len() == 36 && uuid::Uuid::try_parse(s).is_ok())
+                    .build(&schema)
+                    .unwrap();
                 let errors: Vec<String> = validator.iter_errors(&answer).map(|e| e.to_string()).collect();
-                assert!(errors.is_empty(), "{operation} {status} {answer}: {errors:?}");
+                assert!(errors.is_empty(), "{method} {path} {status} {answer}: {errors:?}");
                 if status >= 400 {
                     assert!(
                         answer["errorCode"].is_string() && answer["errorMessage"].is_string(),
                         "{answer}"
                     );
                 } else {
-                    assert!(!answer["scopes"].as_array().unwrap().is_empty(), "{answer}");
+                    // Not just schema-valid but filled in: an empty object would pass the schema too.
+                    let filled = match operation {
+                        (LIST, _) => answer["agentPortfolios"][0]["userTokens"][0]["userTokenId"].is_string(),
+                        (SCOPES, _) => !answer["scopes"].as_array().unwrap().is_empty(),
+                        _ => answer["userToken"].is_string() && answer["userTokenId"].is_string(),
+                    };
+                    assert!(filled, "{method} {path}: {answer}");
                 }
             }
         }
+        server.shutdown().await;
     }
+
+    let documented: BTreeSet<(&str, &str, u16)> = [LIST, TOKEN_V1, TOKEN_V2, CREATE, SCOPES]
+        .into_iter()
+        .flat_map(|path| {
+            let operations = spec["paths"][path].as_object().unwrap();
+            operations
+                .iter()
+                .flat_map(move |(method, operation)| {
+                    operation["responses"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .map(move |status| (path, method.as_str(), status.parse::<u16>().unwrap()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let untested: Vec<_> = documented.difference(&answered).collect();
+    assert!(untested.is_empty(), "documented but never answered here: {untested:?}");
 }
 
 #[tokio::test]
@@ -173,4 +378,37 @@ async fn the_wrapper_and_the_mock_agree_on_the_documented_error_codes() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Some("ScopeIdNotAllowed"));
+}
+
+#[tokio::test]
+async fn what_the_wrapper_sends_the_mock_accepts_and_stores() {
+    let server = MockServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        MockConfig {
+            world: World::Closed,
+            portfolios: vec![Portfolio::example()],
+            ..MockConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_keys(API_KEY, USER_KEY)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::days(7);
+    let update = TokenUpdate::scope_names(["etoro-public:trade.demo:read"])
+        .ips_whitelist(["203.0.113.7".parse().unwrap()])
+        .expires_at(at);
+    client.update_user_token(portfolio(), token(), update).await.unwrap();
+    let stored = server.token(portfolio(), token()).unwrap();
+    assert_eq!(
+        stored.scope_names,
+        Some(vec!["etoro-public:trade.demo:read".to_owned()])
+    );
+    assert_eq!(stored.ips_whitelist, Some(vec!["203.0.113.7".parse().unwrap()]));
+    // The wire carries the instant to the second or finer; the mock keeps what it read.
+    assert!((stored.expires_at.unwrap() - at).num_milliseconds().abs() < 1000);
 }
