@@ -399,7 +399,8 @@ async fn what_the_wrapper_sends_the_mock_accepts_and_stores() {
         .build()
         .unwrap();
     let at = chrono::Utc::now() + chrono::Duration::days(7);
-    let update = TokenUpdate::scope_names(["etoro-public:trade.demo:read"])
+    let update = TokenUpdate::new()
+        .scope_names(["etoro-public:trade.demo:read"])
         .ips_whitelist(["203.0.113.7".parse().unwrap()])
         .expires_at(at);
     client.update_user_token(portfolio(), token(), update).await.unwrap();
