@@ -8,22 +8,36 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
-const AFTER_HELP: &str = "\
+/// Where credentials come from, for every command that talks to eToro.
+pub const CREDENTIALS_HELP: &str = "\
 Credentials come from the environment, never from flags:
   ETORO_API_KEY + ETORO_USER_KEY   the key pair, or
   ETORO_ACCESS_TOKEN               an OAuth2 bearer token.
 With both kinds set, --auth keys|bearer picks one. --mock needs none.
+ETORO_BASE_URL sets --base-url (e.g. to an `etoro-token mock`).";
 
-Exit codes:
-  0  updated (every line, with --from); for `scopes`: listed
-  2  invalid input or usage: nothing was sent (with --from: some line was invalid)
-  3  the API refused the request (4xx other than 429)
-  4  failure after retries (429, 5xx, network, timeout)";
+const UPDATE_EXAMPLES: &str = "\
+Examples:
+  # Allow one token from one address only, for 30 days, against the embedded mock:
+  etoro-token update --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 \\
+      --token 9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f --scope etoro-public:trade.real:read \\
+      --ip 203.0.113.7 --expires-in 30d
+
+  # Many tokens, one JSON object per line (portfolio, token and the API's body fields):
+  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\", \"ipsWhitelist\": [\"203.0.113.7\"]}
+  etoro-token update --from tokens.jsonl --journal tokens.journal
+
+  # Resume after Ctrl-C or a crash: the same command again; the journal skips what is done.
+  etoro-token update --from tokens.jsonl --journal tokens.journal";
 
 /// Change who may use an eToro agent-portfolio user token, from where, and until when.
 #[derive(Debug, Parser)]
-#[command(name = "etoro-token", version, after_help = AFTER_HELP)]
+#[command(name = "etoro-token", version, after_help = crate::exit::TABLE)]
 pub struct Cli {
+    /// Log retries and waits to stderr (-v: this tool and the client; -vv: everything). RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -33,11 +47,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Update one user token (flags), or many (--from FILE.jsonl).
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}\n\n{UPDATE_EXAMPLES}", crate::exit::TABLE))]
     Update(UpdateArgs),
     /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
-    Scopes(ScopesArgs),
-    /// Run a local stand-in for eToro's endpoints, with optional faults, until interrupted.
+    #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}", crate::exit::TABLE))]
+    Scopes(crate::cmd::scopes::ScopesArgs),
+    /// Run a local stand-in for eToro's endpoints, with optional faults and quota, until interrupted.
+    #[cfg(feature = "mock")]
     Mock(crate::mock::MockArgs),
 }
 
@@ -78,7 +94,7 @@ pub struct UpdateArgs {
     pub expires_at: Option<DateTime<Utc>>,
 
     /// Expire the token this long from now (e.g. 30d, 12h, 90m).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "expires_at")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "expires_at")]
     pub expires_in: Option<Duration>,
 
     /// Send this x-request-id instead of a fresh one.
@@ -123,18 +139,6 @@ pub struct UpdateArgs {
     pub json: bool,
 }
 
-/// `etoro-token scopes`.
-#[derive(Debug, Args)]
-pub struct ScopesArgs {
-    /// Print the names as a JSON array on stdout.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Where and how to connect.
-    #[command(flatten)]
-    pub connection: Connection,
-}
-
 /// The flags every command that talks to eToro shares.
 #[derive(Debug, Args)]
 pub struct Connection {
@@ -146,8 +150,8 @@ pub struct Connection {
     #[arg(long, value_enum)]
     pub auth: Option<AuthKind>,
 
-    /// Give up on one attempt after this many seconds.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Give up on one attempt after this long (e.g. 30s, 2m; a plain number is seconds) [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
     /// Make at most this many attempts per request (1 turns retries off).
@@ -177,18 +181,39 @@ impl From<Api> for etoro_client::ApiVersion {
     }
 }
 
-fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|err| format!("{err}; expected RFC 3339 such as 2026-12-31T23:59:59Z"))
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err("must be more than 0 and at most 3600 seconds".to_owned());
+/// The one parser of durations: humantime's forms (`30s`, `2m`, `30d`, `1h 30m`), or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|err| format!("{err}; expected a duration such as 30s, 2m, 12h or 30d"))?,
+    };
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_owned());
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_or_plain_seconds_and_never_zero() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+        assert!(parse_duration("-5").is_err());
+    }
 }

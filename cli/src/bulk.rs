@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::args::UpdateArgs;
+use crate::cmd::update::print_prepared;
+use crate::exit::{exit_for, Exit};
 use crate::journal::Journal;
-use crate::outcome::{self, Exit, Report};
+use crate::report::Report;
 
 /// eToro's documented quota: 60 requests per 60 seconds per user key.
 const ETORO_REQUESTS_PER_MINUTE: u32 = 60;
@@ -110,10 +112,12 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
                 .dry_run()
                 .await
             {
-                Ok(request) => outcome::print_prepared(&request, true),
+                Ok(request) => {
+                    let _ = print_prepared(&request, true);
+                }
                 Err(err) => {
                     say(&format!("line {}: {err}", job.line));
-                    worst = worst.max(outcome::exit_for(&err));
+                    worst = worst.max(exit_for(&err));
                 }
             }
         }
@@ -148,7 +152,7 @@ pub async fn run(client: &Client, path: &Path, args: &UpdateArgs) -> Exit {
                 Report::updated(updated)
             }
             Err(err) => {
-                worst = worst.max(outcome::exit_for(err));
+                worst = worst.max(exit_for(err));
                 counts.failed += 1;
                 Report::failed(err)
             }

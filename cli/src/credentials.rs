@@ -11,11 +11,26 @@ pub const USER_KEY: &str = "ETORO_USER_KEY";
 /// See [`API_KEY`].
 pub const ACCESS_TOKEN: &str = "ETORO_ACCESS_TOKEN";
 
+/// Reads one variable of the environment: `Ok(None)` when unset or empty, an error naming it when its value is not
+/// UTF-8 (never treated as unset: that would blame the wrong variable).
+pub fn read_env(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "{name} is not valid UTF-8: credentials are visible ASCII characters"
+        )),
+    }
+}
+
 /// Picks the credentials from `var` (the environment, in production), or explains what is missing.
 /// The message names variables, never their values.
-pub fn from_env(auth: Option<AuthKind>, var: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
-    let var = |name: &str| var(name).filter(|value| !value.is_empty());
-    let (api_key, user_key, token) = (var(API_KEY), var(USER_KEY), var(ACCESS_TOKEN));
+pub fn from_env(
+    auth: Option<AuthKind>,
+    var: impl Fn(&str) -> Result<Option<String>, String>,
+) -> Result<Credentials, String> {
+    let var = |name: &str| Ok::<_, String>(var(name)?.filter(|value| !value.is_empty()));
+    let (api_key, user_key, token) = (var(API_KEY)?, var(USER_KEY)?, var(ACCESS_TOKEN)?);
     let keys = || match (&api_key, &user_key) {
         (Some(api_key), Some(user_key)) => Ok(Credentials::api_keys(api_key.clone(), user_key.clone())),
         (Some(_), None) => Err(format!(
@@ -53,8 +68,8 @@ pub fn from_env(auth: Option<AuthKind>, var: impl Fn(&str) -> Option<String>) ->
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<Option<String>, String> + 'a {
+        move |name| Ok(pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
     }
 
     #[test]

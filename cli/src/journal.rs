@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::outcome::Report;
+use crate::report::Report;
 
 /// An open journal, and what earlier runs already did.
 pub struct Journal {

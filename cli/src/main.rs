@@ -1,200 +1,81 @@
-//! `etoro-token`: update eToro agent-portfolio user tokens from a terminal or a script, one at a time or in bulk
-//! from a JSONL file, against the real API or an embedded mock.
+//! `etoro-token`: manage eToro agent-portfolio user tokens from a terminal or a script: update one or many (from a
+//! JSONL file, paced to eToro's quota, journaled, resumable), list the allowed scopes, run a local mock.
 
 mod args;
 mod bulk;
+mod cmd;
+mod connect;
 mod credentials;
+mod exit;
 mod journal;
+#[cfg(feature = "mock")]
 mod mock;
-mod outcome;
+mod output;
+mod report;
 
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::Parser;
-use etoro_client::{ApiVersion, Client, Credentials, RetryPolicy, TokenUpdate};
-use etoro_mock::{MockConfig, MockServer};
 
-use args::{Cli, Command, Connection, ScopesArgs, UpdateArgs};
-use outcome::Exit;
+use args::{Cli, Command};
+use exit::{exit_for, Exit};
+use report::Report;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2, the documented code for "invalid input or usage".
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return Exit::Failed.into();
+            output::note(&format!("error: cannot start the async runtime: {err}"));
+            return Exit::LocalIo.into();
         }
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Update(args) => update(args).await.into(),
-            Command::Scopes(args) => scopes(args).await.into(),
+            Command::Update(args) => cmd::update::run(args).await.into(),
+            Command::Scopes(args) => cmd::scopes::run(args).await.into(),
+            #[cfg(feature = "mock")]
             Command::Mock(args) => mock::run(args).await,
         }
     })
 }
 
-async fn update(args: UpdateArgs) -> Exit {
-    let (client, _mock) = match connect(&args.connection, args.api.into(), args.dry_run).await {
-        Ok(connected) => connected,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Invalid;
-        }
+/// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins.
+/// Logs go to stderr; the client never puts a secret in an event.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => return init_from_env_only(),
+        1 => "etoro_client=debug,etoro_token=debug",
+        _ => "debug",
     };
-    match &args.from {
-        Some(path) => bulk::run(&client, path, &args).await,
-        None => single(&client, &args).await,
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Without `-v`, logging is off unless `RUST_LOG` asks for it.
+fn init_from_env_only() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
     }
 }
 
-async fn scopes(args: ScopesArgs) -> Exit {
-    let (client, _mock) = match connect(&args.connection, ApiVersion::V2, false).await {
-        Ok(connected) => connected,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Invalid;
-        }
-    };
-    match client.allowed_scopes().await {
-        Ok(names) if args.json => {
-            println!("{}", serde_json::json!(names));
-            Exit::Success
-        }
-        Ok(names) => {
-            for name in names {
-                println!("{name}");
-            }
-            Exit::Success
-        }
-        Err(err) => report_error(&err, args.json),
-    }
-}
-
-/// Builds the client: for `--mock`, against an embedded mock started on an ephemeral loopback port (kept alive
-/// by the returned handle); otherwise against `--base-url` with credentials from the environment.
-async fn connect(
-    args: &Connection,
-    version: ApiVersion,
-    dry_run: bool,
-) -> Result<(Client, Option<MockServer>), String> {
-    let (base_url, credentials, mock) = if args.mock {
-        // Closed world, as eToro: only the README's portfolio and token exist.
-        let config = MockConfig {
-            world: etoro_mock::World::Closed,
-            portfolios: vec![etoro_mock::Portfolio::example()],
-            ..MockConfig::default()
-        };
-        let mock = MockServer::start(([127, 0, 0, 1], 0).into(), config)
-            .await
-            .map_err(|err| format!("cannot start the embedded mock: {err}"))?;
-        // The mock accepts any credentials; real ones never need to leave the environment for it.
-        (
-            mock.base_url(),
-            Credentials::api_keys("mock-api-key", "mock-user-key"),
-            Some(mock),
-        )
+/// Reports a failed call: a JSON report on stdout with `--json`, else one escaped line on stderr. Returns the exit
+/// code it deserves (or 5 when stdout cannot be written).
+pub fn report_error(err: &etoro_client::Error, as_json: bool) -> Exit {
+    let printed = if as_json {
+        output::line(&Report::failed(err).to_json())
     } else {
-        let credentials = match credentials::from_env(args.auth, |name| std::env::var(name).ok()) {
-            Ok(credentials) => credentials,
-            // A dry run shows the request without sending it; credential headers print as [REDACTED] anyway.
-            Err(_) if dry_run => Credentials::api_keys("dry-run", "dry-run"),
-            Err(message) => return Err(message),
-        };
-        (args.base_url.clone(), credentials, None)
+        output::note(&format!("error: {err}"));
+        Ok(())
     };
-    let mut builder = Client::builder()
-        .base_url(base_url)
-        .credentials(credentials)
-        .api_version(version)
-        .retry(RetryPolicy::default().max_attempts(args.attempts));
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
-    let client = builder.build().map_err(|err| err.to_string())?;
-    Ok((client, mock))
-}
-
-/// The update the flags describe.
-fn update_from_flags(args: &UpdateArgs) -> Result<TokenUpdate, String> {
-    let mut update = if !args.scopes.is_empty() {
-        TokenUpdate::new().scope_names(args.scopes.iter().cloned())
-    } else if !args.scope_ids.is_empty() {
-        eprintln!("warning: --scope-id sends the deprecated scopeIds; eToro prefers scope names (--scope)");
-        #[allow(deprecated)]
-        TokenUpdate::new().scope_ids(args.scope_ids.iter().copied())
-    } else {
-        TokenUpdate::new()
-    };
-    if !args.ips.is_empty() {
-        update = update.ips_whitelist(args.ips.iter().copied());
-    }
-    if let Some(at) = args.expires_at {
-        update = update.expires_at(at);
-    }
-    if let Some(after) = args.expires_in {
-        let after = chrono::Duration::from_std(after).map_err(|_| "--expires-in is too long".to_owned())?;
-        let at = Utc::now()
-            .checked_add_signed(after)
-            .ok_or_else(|| "--expires-in is too long".to_owned())?;
-        update = update.expires_at(at);
-    }
-    Ok(update)
-}
-
-async fn single(client: &Client, args: &UpdateArgs) -> Exit {
-    let (Some(portfolio), Some(token)) = (args.portfolio, args.token) else {
-        unreachable!("clap requires --portfolio and --token without --from");
-    };
-    let update = match update_from_flags(args) {
-        Ok(update) => update,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Invalid;
-        }
-    };
-    let mut call = client.update_user_token(portfolio, token, update);
-    if let Some(id) = args.request_id {
-        call = call.request_id(id);
-    }
-    if args.dry_run {
-        return match call.dry_run().await {
-            Ok(request) => {
-                outcome::print_prepared(&request, args.json);
-                Exit::Success
-            }
-            Err(err) => report_error(&err, args.json),
-        };
-    }
-    match call.await {
-        Ok(updated) => {
-            if args.json {
-                let report = outcome::Report {
-                    portfolio: Some(portfolio),
-                    token: Some(token),
-                    ..outcome::Report::updated(&updated)
-                };
-                println!("{}", report.to_json());
-            } else {
-                println!(
-                    "updated user token {token} of agent-portfolio {portfolio} (request id {})",
-                    updated.request_id
-                );
-            }
-            Exit::Success
-        }
-        Err(err) => report_error(&err, args.json),
-    }
-}
-
-fn report_error(err: &etoro_client::Error, json: bool) -> Exit {
-    if json {
-        println!("{}", outcome::Report::failed(err).to_json());
-    } else {
-        eprintln!("error: {err}");
-    }
-    outcome::exit_for(err)
+    exit_for(err).max(printed.err().unwrap_or(Exit::Success))
 }

@@ -14,7 +14,7 @@ use clap::Args;
 use etoro_mock::{Faults, MockConfig, MockServer, Portfolio, Quota, World};
 use uuid::Uuid;
 
-use crate::outcome::Exit;
+use crate::exit::Exit;
 
 /// `etoro-token mock`.
 #[derive(Debug, Args)]

@@ -310,16 +310,32 @@ fn deprecated_scope_ids_warn_on_stderr_and_still_work() {
 }
 
 #[test]
-fn help_documents_the_exit_codes() {
+fn help_documents_credentials_exit_codes_and_examples() {
+    for command in ["update", "scopes"] {
+        let output = etoro_token().args([command, "--help"]).output().unwrap();
+        let help = stdout(&output);
+        for text in [
+            "ETORO_API_KEY + ETORO_USER_KEY",
+            "ETORO_ACCESS_TOKEN",
+            "0  done",
+            "2  invalid input",
+            "3  the API refused",
+            "4  failure after retries",
+            "5  local I/O failure",
+            "exits with the highest",
+        ] {
+            assert!(help.contains(text), "{text:?} missing from `{command} --help`");
+        }
+    }
     let output = etoro_token().args(["update", "--help"]).output().unwrap();
     let help = stdout(&output);
-    for code in [
-        "0  updated",
-        "2  invalid input",
-        "3  the API refused",
-        "4  failure after retries",
+    for example in [
+        "Examples:",
+        "--mock --portfolio",
+        "--from tokens.jsonl --journal",
+        "Resume",
     ] {
-        assert!(help.contains(code), "{code} missing from --help");
+        assert!(help.contains(example), "{example:?} missing from `update --help`");
     }
 }
 

@@ -1,0 +1,163 @@
+//! `etoro-token update` with flags: one token. (`--from FILE` is the bulk mode, in `crate::bulk`.)
+
+use etoro_client::{Client, Error, InvalidInput, PreparedRequest, RetryPolicy, TokenUpdate};
+use serde_json::{json, Map, Value};
+
+use crate::args::UpdateArgs;
+use crate::connect::connect;
+use crate::exit::Exit;
+use crate::report::Report;
+use crate::{bulk, output, report_error};
+
+/// Runs `update`: one token from the flags, or a file with `--from`.
+pub async fn run(args: UpdateArgs) -> Exit {
+    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
+    let connected = match connect(&args.connection, args.api.into(), retry).await {
+        Ok(connected) => connected,
+        Err((message, exit)) => {
+            output::note(&format!("error: {message}"));
+            return exit;
+        }
+    };
+    match &args.from {
+        Some(path) => bulk::run(&connected.client, path, &args).await,
+        None => single(&connected.client, &args).await,
+    }
+}
+
+/// The update the flags describe.
+fn update_from_flags(args: &UpdateArgs) -> TokenUpdate {
+    let mut update = TokenUpdate::new();
+    if !args.scopes.is_empty() {
+        update = update.scope_names(args.scopes.iter().cloned());
+    } else if !args.scope_ids.is_empty() {
+        output::note("warning: --scope-id sends the deprecated scopeIds; eToro prefers scope names (--scope)");
+        #[allow(deprecated)]
+        {
+            update = update.scope_ids(args.scope_ids.iter().copied());
+        }
+    }
+    if !args.ips.is_empty() {
+        update = update.ips_whitelist(args.ips.iter().copied());
+    }
+    if let Some(at) = args.expires_at {
+        update = update.expires_at(at);
+    }
+    if let Some(after) = args.expires_in {
+        update = update.expires_in(after);
+    }
+    update
+}
+
+async fn single(client: &Client, args: &UpdateArgs) -> Exit {
+    let (Some(portfolio), Some(token)) = (args.portfolio, args.token) else {
+        unreachable!("clap requires --portfolio and --token without --from");
+    };
+    let mut call = client.update_user_token(portfolio, token, update_from_flags(args));
+    if let Some(id) = args.request_id {
+        call = call.request_id(id);
+    }
+    let result = if args.dry_run {
+        call.dry_run().await.map(|request| print_prepared(&request, args.json))
+    } else {
+        call.await.map(|updated| {
+            if args.json {
+                output::line(&Report::updated(&updated).to_json())
+            } else {
+                output::line(&format!(
+                    "updated user token {token} of agent-portfolio {portfolio} (request id {})",
+                    updated.request_id
+                ))
+            }
+        })
+    };
+    match result {
+        Ok(printed) => printed.err().unwrap_or(Exit::Success),
+        Err(Error::InvalidInput(invalid)) if !args.json => {
+            output::note(&format!("error: {}", in_flag_terms(&invalid)));
+            Exit::Invalid
+        }
+        Err(err) => report_error(&err, args.json),
+    }
+}
+
+/// An input error named by the flag the user typed (`--ip (2nd)`), not the API field (`ipsWhitelist[1]`).
+fn in_flag_terms(invalid: &InvalidInput) -> String {
+    let (field, index) = match invalid.field.split_once('[') {
+        Some((field, rest)) => (field, rest.trim_end_matches(']').parse::<usize>().ok()),
+        None => (invalid.field.as_str(), None),
+    };
+    let flag = match field {
+        "scopeNames" => "--scope",
+        "scopeIds" => "--scope-id",
+        "ipsWhitelist" => "--ip",
+        "expiresAt" => "--expires-at/--expires-in",
+        "agentPortfolioId" => "--portfolio",
+        "userTokenId" => "--token",
+        "update" => "update",
+        _ => return invalid.to_string(),
+    };
+    let which = index
+        .map(|index| format!(" (the {} one)", ordinal(index + 1)))
+        .unwrap_or_default();
+    format!("invalid {flag}{which}: {} (nothing was sent)", invalid.rule)
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Prints a dry-run request: as a JSON object, or as a `curl` command to paste into a ticket.
+pub fn print_prepared(request: &PreparedRequest, as_json: bool) -> Result<(), Exit> {
+    if as_json {
+        let headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
+        let shown =
+            json!({ "dryRun": true, "method": request.method, "url": request.url, "headers": headers, "body": body });
+        return output::line(&shown.to_string());
+    }
+    request.to_string().lines().try_for_each(output::line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_errors_name_the_flag() {
+        let named = |field: &str| {
+            in_flag_terms(&InvalidInput {
+                field: field.to_owned(),
+                rule: "duplicate entry 1.2.3.4".to_owned(),
+            })
+        };
+        assert_eq!(
+            named("ipsWhitelist[1]"),
+            "invalid --ip (the 2nd one): duplicate entry 1.2.3.4 (nothing was sent)"
+        );
+        assert_eq!(
+            named("scopeNames[0]"),
+            "invalid --scope (the 1st one): duplicate entry 1.2.3.4 (nothing was sent)"
+        );
+        assert_eq!(
+            named("scopeNames[10]"),
+            "invalid --scope (the 11th one): duplicate entry 1.2.3.4 (nothing was sent)"
+        );
+        assert_eq!(
+            named("expiresAt"),
+            "invalid --expires-at/--expires-in: duplicate entry 1.2.3.4 (nothing was sent)"
+        );
+        assert!(named("somethingElse").starts_with("invalid somethingElse"));
+    }
+}

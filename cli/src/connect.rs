@@ -1,0 +1,94 @@
+//! The client a command talks through: against `--base-url` with credentials from the environment, or against an
+//! embedded mock (`--mock`).
+
+use etoro_client::{ApiVersion, Client, Credentials, Error, RetryPolicy};
+
+use crate::args::Connection;
+use crate::credentials;
+use crate::exit::Exit;
+
+/// The embedded mock; without the `mock` feature, a type with no value.
+#[cfg(feature = "mock")]
+type Mock = etoro_mock::MockServer;
+#[cfg(not(feature = "mock"))]
+type Mock = std::convert::Infallible;
+
+/// A connected client, and the embedded mock it talks to, kept alive as long as the client is used.
+pub struct Connected {
+    /// The client.
+    pub client: Client,
+    _mock: Option<Mock>,
+}
+
+/// Builds the client, or says why not (exit 2, or 5 when the embedded mock cannot listen). The same credential
+/// checks apply to a dry run as to a real one: a dry run shows what would be sent, credentials redacted.
+pub async fn connect(args: &Connection, version: ApiVersion, retry: RetryPolicy) -> Result<Connected, (String, Exit)> {
+    let invalid = |message: String| (message, Exit::Invalid);
+    let (base_url, credentials, mock) = if args.mock {
+        let (mock, credentials) = embedded_mock().await?;
+        (mock_url(&mock), credentials, Some(mock))
+    } else {
+        let credentials = credentials::from_env(args.auth, credentials::read_env).map_err(invalid)?;
+        (args.base_url.clone(), credentials, None)
+    };
+    let mut builder = Client::builder()
+        .base_url(base_url)
+        .credentials(credentials)
+        .api_version(version)
+        .retry(retry);
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    let client = builder.build().map_err(|err| invalid(config_error(&err)))?;
+    Ok(Connected { client, _mock: mock })
+}
+
+/// A build error in the user's terms: the environment variable rather than the header it feeds.
+fn config_error(err: &Error) -> String {
+    let Error::InvalidConfig { setting, rule } = err else {
+        return err.to_string();
+    };
+    let source = match *setting {
+        "x-api-key" => credentials::API_KEY,
+        "x-user-key" => credentials::USER_KEY,
+        "bearer token" => credentials::ACCESS_TOKEN,
+        "base_url" => "--base-url (or ETORO_BASE_URL)",
+        "timeout" => "--timeout",
+        _ => return err.to_string(),
+    };
+    format!("{source}: {rule}")
+}
+
+#[cfg(feature = "mock")]
+async fn embedded_mock() -> Result<(Mock, Credentials), (String, Exit)> {
+    use etoro_mock::{MockConfig, MockServer};
+    // Closed world, as eToro: only the README's portfolio and token exist.
+    let config = MockConfig {
+        world: etoro_mock::World::Closed,
+        portfolios: vec![etoro_mock::Portfolio::example()],
+        ..MockConfig::default()
+    };
+    let mock = MockServer::start(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .map_err(|err| (format!("cannot start the embedded mock: {err}"), Exit::LocalIo))?;
+    // The mock accepts any credentials; real ones never need to leave the environment for it.
+    Ok((mock, Credentials::api_keys("mock-api-key", "mock-user-key")))
+}
+
+#[cfg(not(feature = "mock"))]
+async fn embedded_mock() -> Result<(Mock, Credentials), (String, Exit)> {
+    Err((
+        "--mock: this etoro-token was built without the embedded mock (cargo feature `mock`)".to_owned(),
+        Exit::Invalid,
+    ))
+}
+
+#[cfg(feature = "mock")]
+fn mock_url(mock: &Mock) -> String {
+    mock.base_url()
+}
+
+#[cfg(not(feature = "mock"))]
+fn mock_url(mock: &Mock) -> String {
+    match *mock {}
+}
