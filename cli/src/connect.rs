@@ -1,7 +1,7 @@
 //! The client a command talks through: against `--base-url` with credentials from the environment, or against an
 //! embedded mock (`--mock`).
 
-use etoro_client::{ApiVersion, Client, Credentials, Error, RetryPolicy};
+use etoro_client::{ApiVersion, Client, Credentials, Error, Pacer, RetryPolicy};
 
 use crate::args::Connection;
 use crate::credentials;
@@ -22,7 +22,12 @@ pub struct Connected {
 
 /// Builds the client, or says why not (exit 2, or 5 when the embedded mock cannot listen). The same credential
 /// checks apply to a dry run as to a real one: a dry run shows what would be sent, credentials redacted.
-pub async fn connect(args: &Connection, version: ApiVersion, retry: RetryPolicy) -> Result<Connected, (String, Exit)> {
+pub async fn connect(
+    args: &Connection,
+    version: ApiVersion,
+    retry: RetryPolicy,
+    pacer: Option<Pacer>,
+) -> Result<Connected, (String, Exit)> {
     let invalid = |message: String| (message, Exit::Invalid);
     let (base_url, credentials, mock) = if args.mock {
         let (mock, credentials) = embedded_mock().await?;
@@ -38,6 +43,9 @@ pub async fn connect(args: &Connection, version: ApiVersion, retry: RetryPolicy)
         .retry(retry);
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
+    }
+    if let Some(pacer) = pacer {
+        builder = builder.pacer(pacer);
     }
     let client = builder.build().map_err(|err| invalid(config_error(&err)))?;
     Ok(Connected { client, _mock: mock })

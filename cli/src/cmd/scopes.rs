@@ -23,7 +23,7 @@ pub struct ScopesArgs {
 /// Lists the names, one a line (escaped: they come from the network), or as one JSON array.
 pub async fn run(args: ScopesArgs) -> Exit {
     let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, ApiVersion::V2, retry).await {
+    let connected = match connect(&args.connection, ApiVersion::V2, retry, None).await {
         Ok(connected) => connected,
         Err((message, exit)) => {
             output::note(&format!("error: {message}"));

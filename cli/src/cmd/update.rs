@@ -12,7 +12,7 @@ use crate::{bulk, output, report_error};
 /// Runs `update`: one token from the flags, or a file with `--from`.
 pub async fn run(args: UpdateArgs) -> Exit {
     let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, args.api.into(), retry).await {
+    let connected = match connect(&args.connection, args.api.into(), retry, None).await {
         Ok(connected) => connected,
         Err((message, exit)) => {
             output::note(&format!("error: {message}"));
