@@ -440,9 +440,10 @@ mod tests {
             check_request_id(Operation::UpdateV1, &none).unwrap_err().status,
             StatusCode::BAD_REQUEST
         );
+        // The spec documents a 400 for every operation: the lookups get it too.
         for lookup in [Operation::List, Operation::Scopes] {
             let err = check_request_id(lookup, &none).unwrap_err();
-            assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(err.status, StatusCode::BAD_REQUEST);
             assert!(
                 err.message.starts_with("x-request-id must be a UUID"),
                 "{}",
