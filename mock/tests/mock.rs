@@ -668,8 +668,7 @@ async fn scopes_need_auth_and_a_request_id() {
         .send()
         .await
         .unwrap();
-    // The spec documents no 400 for the lookup, so its one documented client error stands in.
-    let message = expect_error(response, StatusCode::UNAUTHORIZED, "Unauthorized").await;
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "ValidationFailed").await;
     assert!(message.starts_with("x-request-id must be a UUID"), "{message}");
     server.shutdown().await;
 }
