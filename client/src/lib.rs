@@ -39,6 +39,7 @@
 mod auth;
 mod call;
 mod client;
+mod desired;
 mod error;
 mod hooks;
 mod ops;
@@ -59,6 +60,7 @@ pub use auth::{Auth, Credentials};
 pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
+pub use desired::{DesiredToken, FieldChange, Reconciliation};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, UnexpectedResponse};
 pub use generated::types;
 pub use hooks::{PreparedRequest, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY};

@@ -1,0 +1,380 @@
+//! A token's desired state, and the update that brings a listed token there: `None` when it is there already.
+//!
+//! Against the real API every request draws from one quota of 60 a minute, and eToro answers an update that
+//! changes nothing with `NoChangesDetected`: compare first (one list request), then send only what differs.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+use crate::error::InvalidInput;
+use crate::ops::UserToken;
+use crate::update::{Scopes, TokenUpdate};
+
+/// What a token should look like. Fields left unset are not compared (and not changed).
+///
+/// ```
+/// use std::time::Duration;
+/// use etoro_client::{DesiredToken, Utc};
+///
+/// // "Only our two egress IPs, and valid for at least 30 more days."
+/// let desired = DesiredToken::new()
+///     .ips_whitelist(["198.51.100.1".parse().unwrap(), "198.51.100.2".parse().unwrap()])
+///     .valid_for(Duration::from_secs(30 * 86_400));
+/// # let _ = desired;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredToken {
+    scopes: Option<Scopes>,
+    ips_whitelist: Option<Vec<Ipv4Addr>>,
+    expires_at: Option<DateTime<Utc>>,
+    valid_for: Option<Duration>,
+}
+
+/// One field that differs: what it is now and what it will be, as text for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldChange {
+    /// The API's field name: `scopeNames`, `scopeIds`, `ipsWhitelist` or `expiresAt`.
+    pub field: &'static str,
+    /// The current value (`never` for an expiry that is not set, `(none)` for an empty list).
+    pub from: String,
+    /// The value the update sets.
+    pub to: String,
+}
+
+impl fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} -> {}", self.field, self.from, self.to)
+    }
+}
+
+/// The update that brings a token to its desired state, and what it changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reconciliation {
+    /// The update to send.
+    pub update: TokenUpdate,
+    /// What it changes, field by field.
+    pub changes: Vec<FieldChange>,
+}
+
+impl DesiredToken {
+    /// A desired state that asks for nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The token should hold exactly these scope names (compared as a set).
+    pub fn scope_names<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(Scopes::Names(names.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// The token should hold exactly these deprecated scope ids (compared as a set).
+    #[deprecated(note = "eToro deprecated scopeIds: use DesiredToken::scope_names instead")]
+    #[allow(deprecated)]
+    pub fn scope_ids(mut self, ids: impl IntoIterator<Item = i32>) -> Self {
+        self.scopes = Some(Scopes::Ids(ids.into_iter().collect()));
+        self
+    }
+
+    /// The token should be usable from exactly these addresses (compared as a set).
+    pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
+        self.ips_whitelist = Some(ips.into_iter().collect());
+        self
+    }
+
+    /// The token should expire at exactly this instant (to the second).
+    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
+        self.expires_at = Some(at.into());
+        self
+    }
+
+    /// The token should stay valid at least this long from the moment of comparison: a token that would expire
+    /// sooner gets `now + duration` (rounded up to the second); one that expires later, or never, is left as is.
+    pub fn valid_for(mut self, duration: Duration) -> Self {
+        self.valid_for = Some(duration);
+        self
+    }
+
+    /// Checks the desired state on its own: at least one field; not both an exact expiry and a validity rule; no
+    /// empty or duplicated list; well-formed scope names; an exact expiry later than `now`.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), InvalidInput> {
+        if self.expires_at.is_some() && self.valid_for.is_some() {
+            return Err(InvalidInput::new(
+                "expiresAt, validFor",
+                "give one of them: an exact expiry, or a minimum validity",
+            ));
+        }
+        if self.scopes.is_none() && self.ips_whitelist.is_none() && self.expires_at.is_none() {
+            if self.valid_for.is_some() {
+                return self.min_expiry(now).map(drop);
+            }
+            return Err(InvalidInput::new(
+                "desired state",
+                "set at least one of scopeNames (or scopeIds), ipsWhitelist, expiresAt, validFor",
+            ));
+        }
+        self.as_update(self.expires_at).validate(now)?;
+        self.min_expiry(now).map(drop)
+    }
+
+    /// The update that brings `current` to this state at `now`, or `None` when it is there already. An error
+    /// means the desired state itself breaks a rule (see [`DesiredToken::validate`]); nothing was compared.
+    pub fn reconcile(&self, current: &UserToken, now: DateTime<Utc>) -> Result<Option<Reconciliation>, InvalidInput> {
+        self.validate(now)?;
+        let mut changes = Vec::new();
+        let mut update = TokenUpdate::new();
+        #[allow(deprecated)]
+        match &self.scopes {
+            Some(Scopes::Names(names)) if current.scope_ids.is_empty() || !current.scope_names.is_empty() => {
+                if !same_set(names.iter(), current.scope_names.iter()) {
+                    changes.push(change("scopeNames", &current.scope_names, names));
+                    update = update.scope_names(names.iter().cloned());
+                }
+            }
+            // A token listed with ids only: names cannot be compared with ids (eToro's tables disagree), so the
+            // names are set.
+            Some(Scopes::Names(names)) => {
+                changes.push(FieldChange {
+                    field: "scopeNames",
+                    from: format!("(scope ids {})", list(&current.scope_ids)),
+                    to: list(names),
+                });
+                update = update.scope_names(names.iter().cloned());
+            }
+            Some(Scopes::Ids(ids)) => {
+                if !same_set(ids.iter(), current.scope_ids.iter()) {
+                    changes.push(change("scopeIds", &current.scope_ids, ids));
+                    update = update.scope_ids(ids.iter().copied());
+                }
+            }
+            None => {}
+        }
+        if let Some(ips) = &self.ips_whitelist {
+            let wanted: BTreeSet<String> = ips.iter().map(Ipv4Addr::to_string).collect();
+            let present: BTreeSet<String> = current.ips_whitelist.iter().map(|ip| normalize_ip(ip)).collect();
+            if wanted != present {
+                changes.push(change("ipsWhitelist", &current.ips_whitelist, ips));
+                update = update.ips_whitelist(ips.iter().copied());
+            }
+        }
+        let shown = |at: Option<DateTime<Utc>>| at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+        let current_expiry = current.expires_at.map(|at| at.trunc_subsecs(0));
+        let target = match (self.expires_at, self.min_expiry(now)?) {
+            (Some(at), _) => Some(at.trunc_subsecs(0)).filter(|at| current_expiry != Some(*at)),
+            // "At least": a token that never expires, or expires later, already satisfies it.
+            (None, Some(min)) => current.expires_at.is_some_and(|at| at < min).then_some(min),
+            (None, None) => None,
+        };
+        if let Some(at) = target {
+            changes.push(FieldChange {
+                field: "expiresAt",
+                from: shown(current.expires_at),
+                to: at.to_rfc3339(),
+            });
+            update = update.expires_at(at);
+        }
+        Ok((!changes.is_empty()).then_some(Reconciliation { update, changes }))
+    }
+
+    /// `now + valid_for`, rounded up to the second.
+    fn min_expiry(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, InvalidInput> {
+        let Some(valid_for) = self.valid_for else {
+            return Ok(None);
+        };
+        let min = chrono::Duration::from_std(valid_for)
+            .ok()
+            .and_then(|valid_for| now.checked_add_signed(valid_for))
+            .ok_or_else(|| InvalidInput::new("validFor", "is past the latest date this client can represent"))?;
+        let rounded = min.trunc_subsecs(0);
+        Ok(Some(if rounded < min {
+            rounded + chrono::Duration::seconds(1)
+        } else {
+            rounded
+        }))
+    }
+
+    fn as_update(&self, expires_at: Option<DateTime<Utc>>) -> TokenUpdate {
+        let mut update = TokenUpdate::new();
+        if let Some(scopes) = &self.scopes {
+            update = update.with_scopes(scopes.clone());
+        }
+        if let Some(ips) = &self.ips_whitelist {
+            update = update.ips_whitelist(ips.iter().copied());
+        }
+        if let Some(at) = expires_at {
+            update = update.expires_at(at);
+        }
+        update
+    }
+}
+
+/// The canonical text of a listed address (`010.000.000.001` -> `10.0.0.1`); unparsable text stays as it is and
+/// so never matches a wanted address.
+fn normalize_ip(text: &str) -> String {
+    text.trim()
+        .parse::<Ipv4Addr>()
+        .map_or_else(|_| text.to_owned(), |ip| ip.to_string())
+}
+
+fn same_set<'a, T: Ord + 'a>(a: impl Iterator<Item = &'a T>, b: impl Iterator<Item = &'a T>) -> bool {
+    a.collect::<BTreeSet<_>>() == b.collect::<BTreeSet<_>>()
+}
+
+fn change<A: fmt::Display, B: fmt::Display>(field: &'static str, from: &[A], to: &[B]) -> FieldChange {
+    FieldChange {
+        field,
+        from: list(from),
+        to: list(to),
+    }
+}
+
+fn list<T: fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "(none)".to_owned();
+    }
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> UserToken {
+        UserToken {
+            id: uuid::Uuid::new_v4(),
+            name: Some("bot".to_owned()),
+            client_id: None,
+            external_application_name: None,
+            ips_whitelist: vec!["198.51.100.2".to_owned(), "198.51.100.1".to_owned()],
+            expires_at: Some("2031-01-01T00:00:00Z".parse().unwrap()),
+            scope_names: vec!["b:read".to_owned(), "a:read".to_owned()],
+            scope_ids: vec![],
+            created_at: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2030-12-01T00:00:00.250Z".parse().unwrap()
+    }
+
+    fn ips(list: &[&str]) -> Vec<Ipv4Addr> {
+        list.iter().map(|ip| ip.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_token_in_the_desired_state_needs_no_update() {
+        let desired = DesiredToken::new()
+            .scope_names(["a:read", "b:read"])
+            .ips_whitelist(ips(&["198.51.100.1", "198.51.100.2"]))
+            .expires_at("2031-01-01T00:00:00.900Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            desired.reconcile(&token(), now()).unwrap(),
+            None,
+            "sets, and expiry to the second"
+        );
+    }
+
+    #[test]
+    fn only_the_fields_that_differ_are_sent() {
+        let desired = DesiredToken::new()
+            .scope_names(["a:read", "b:read"])
+            .ips_whitelist(ips(&["198.51.100.1"]));
+        let plan = desired.reconcile(&token(), now()).unwrap().unwrap();
+        assert_eq!(plan.update, TokenUpdate::new().ips_whitelist(ips(&["198.51.100.1"])));
+        assert_eq!(
+            plan.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["ipsWhitelist: 198.51.100.2, 198.51.100.1 -> 198.51.100.1"]
+        );
+    }
+
+    #[test]
+    fn valid_for_is_a_minimum_and_holds_at_its_boundary() {
+        let thirty_days = Duration::from_secs(30 * 86_400);
+        let boundary: DateTime<Utc> = "2030-12-31T00:00:01Z".parse().unwrap(); // now + 30 d, rounded up
+        let mut current = token();
+        current.expires_at = Some(boundary);
+        let desired = DesiredToken::new().valid_for(thirty_days);
+        assert_eq!(
+            desired.reconcile(&current, now()).unwrap(),
+            None,
+            "exactly the minimum satisfies it"
+        );
+
+        current.expires_at = Some(boundary - chrono::Duration::seconds(1));
+        let plan = desired.reconcile(&current, now()).unwrap().unwrap();
+        assert_eq!(plan.update.expiry(), Some(boundary));
+        assert_eq!(plan.changes[0].field, "expiresAt");
+
+        current.expires_at = None;
+        assert_eq!(
+            desired.reconcile(&current, now()).unwrap(),
+            None,
+            "a token that never expires satisfies it"
+        );
+    }
+
+    #[test]
+    fn names_cannot_be_compared_with_ids() {
+        let mut current = token();
+        current.scope_names.clear();
+        current.scope_ids = vec![200];
+        let plan = DesiredToken::new()
+            .scope_names(["a:read"])
+            .reconcile(&current, now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(plan.changes[0].from, "(scope ids 200)");
+        #[allow(deprecated)]
+        let by_ids = DesiredToken::new().scope_ids([200]);
+        assert_eq!(by_ids.reconcile(&current, now()).unwrap(), None);
+    }
+
+    #[test]
+    fn listed_addresses_are_read_leniently() {
+        let mut current = token();
+        current.ips_whitelist = vec![" 198.51.100.1".to_owned(), "not an address".to_owned()];
+        let plan = DesiredToken::new()
+            .ips_whitelist(ips(&["198.51.100.1"]))
+            .reconcile(&current, now())
+            .unwrap();
+        assert!(plan.is_some(), "an unreadable listed entry never matches");
+        current.ips_whitelist = vec![" 198.51.100.1".to_owned()];
+        let plan = DesiredToken::new()
+            .ips_whitelist(ips(&["198.51.100.1"]))
+            .reconcile(&current, now())
+            .unwrap();
+        assert_eq!(plan, None);
+    }
+
+    #[test]
+    fn a_desired_state_that_breaks_a_rule_is_refused() {
+        let at: DateTime<Utc> = "2031-01-01T00:00:00Z".parse().unwrap();
+        let cases = [
+            (DesiredToken::new(), "desired state"),
+            (
+                DesiredToken::new().expires_at(at).valid_for(Duration::from_secs(1)),
+                "expiresAt, validFor",
+            ),
+            (DesiredToken::new().ips_whitelist(Vec::new()), "ipsWhitelist"),
+            (DesiredToken::new().scope_names(["a b"]), "scopeNames[0]"),
+            (DesiredToken::new().valid_for(Duration::MAX), "validFor"),
+            (
+                DesiredToken::new().expires_at("2001-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()),
+                "expiresAt",
+            ),
+        ];
+        for (desired, field) in cases {
+            assert_eq!(desired.reconcile(&token(), now()).unwrap_err().field, field);
+        }
+    }
+}
