@@ -135,29 +135,28 @@ impl DesiredToken {
         let mut update = TokenUpdate::new();
         #[allow(deprecated)]
         match &self.scopes {
-            Some(Scopes::Names(names)) if current.scope_ids.is_empty() || !current.scope_names.is_empty() => {
-                if !same_set(names.iter(), current.scope_names.iter()) {
-                    changes.push(change("scopeNames", &current.scope_names, names));
+            Some(Scopes::Names(names)) => {
+                // A token listed with ids only cannot be compared by name (eToro's tables disagree): set the names.
+                let comparable = current.scope_ids.is_empty() || !current.scope_names.is_empty();
+                if !comparable || !same_set(names.iter(), current.scope_names.iter()) {
+                    let from = if comparable {
+                        list(&current.scope_names)
+                    } else {
+                        format!("(scope ids {})", list(&current.scope_ids))
+                    };
+                    changes.push(FieldChange {
+                        field: "scopeNames",
+                        from,
+                        to: list(names),
+                    });
                     update = update.scope_names(names.iter().cloned());
                 }
             }
-            // A token listed with ids only: names cannot be compared with ids (eToro's tables disagree), so the
-            // names are set.
-            Some(Scopes::Names(names)) => {
-                changes.push(FieldChange {
-                    field: "scopeNames",
-                    from: format!("(scope ids {})", list(&current.scope_ids)),
-                    to: list(names),
-                });
-                update = update.scope_names(names.iter().cloned());
+            Some(Scopes::Ids(ids)) if !same_set(ids.iter(), current.scope_ids.iter()) => {
+                changes.push(change("scopeIds", &current.scope_ids, ids));
+                update = update.scope_ids(ids.iter().copied());
             }
-            Some(Scopes::Ids(ids)) => {
-                if !same_set(ids.iter(), current.scope_ids.iter()) {
-                    changes.push(change("scopeIds", &current.scope_ids, ids));
-                    update = update.scope_ids(ids.iter().copied());
-                }
-            }
-            None => {}
+            _ => {}
         }
         if let Some(ips) = &self.ips_whitelist {
             let wanted: BTreeSet<String> = ips.iter().map(Ipv4Addr::to_string).collect();
