@@ -148,7 +148,7 @@ impl Portfolio {
             .collect()
     }
 
-    /// Reads portfolios from JSON in the shape of the list answer (see the [module documentation](self)).
+    /// Reads portfolios from JSON in the shape of the list answer (an object with `agentPortfolios`, each with its `userTokens`, as `GET /api/v1/agent-portfolios` answers).
     ///
     /// # Errors
     /// When the text is not such JSON, or breaks a rule of the module documentation; the error says where.
