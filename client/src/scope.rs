@@ -21,7 +21,8 @@ pub const REAL_WRITE: &str = "etoro-public:real:write";
 /// Older form of [`TRADE_DEMO_WRITE`] (scope id 203).
 pub const DEMO_WRITE: &str = "etoro-public:demo:write";
 
-/// A well-formed scope name: not empty, no whitespace, no control characters (the spec's `ScopeName`).
+/// A well-formed scope name: not empty, no whitespace (Unicode's, and U+FEFF), no control characters (the spec's
+/// `ScopeName`, read strictly).
 ///
 /// The generated types use this type in place of the one typify would generate from the spec's pattern
 /// (`cargo xtask regen` is told to), so the rule is checked in one place, by plain character tests, with an error
@@ -54,7 +55,12 @@ impl ScopeName {
         if name.is_empty() {
             return Err(InvalidScopeName::Empty);
         }
-        if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // Unicode whitespace (what Rust's regex engines read `\s` as), U+FEFF (which JavaScript's `\s`, and so
+        // Prism, adds), and every control character: the spec's pattern under either reading, and C1 controls.
+        if name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+        {
             return Err(InvalidScopeName::Whitespace(name.to_owned()));
         }
         Ok(())
@@ -153,6 +159,7 @@ mod tests {
             "a\u{85}b",
             "a\u{a0}b",
             "a\u{2003}b",
+            "a\u{feff}b",
         ] {
             assert!(ScopeName::new(bad).is_err(), "{bad:?}");
         }
