@@ -126,8 +126,14 @@ impl ClientHooks<Auth> for GeneratedClient {
         }
         let response = self.client.execute(request).await?;
         let status = response.status();
-        let limit = if status.is_success() { max_body } else { MAX_ERROR_BODY };
-        let (response, truncated_at) = buffered(response, limit).await?;
+        // A success body over the cap is an error whatever it holds: drop it at once rather than hand megabytes on.
+        // An error body is cut and kept, for the message's snippet.
+        let (limit, keep_cut) = if status.is_success() {
+            (max_body, false)
+        } else {
+            (MAX_ERROR_BODY, true)
+        };
+        let (response, truncated_at) = buffered(response, limit, keep_cut).await?;
         let _ = ATTEMPT.try_with(|meta| {
             meta.borrow_mut().answer = Some(AnswerMeta::read(status, response.headers(), truncated_at));
         });
@@ -152,30 +158,41 @@ impl AnswerMeta {
     }
 }
 
-/// Reads at most `limit` bytes of `response`'s body and rebuilds it from memory. Returns the cut, if any.
+/// Reads at most `limit` bytes of `response`'s body and rebuilds it from memory (with an empty body when it was
+/// cut and `keep_cut` is false). Returns the cut, if any.
 ///
 /// A declared `Content-Length` over the limit is not read at all. A connection that fails mid-body fails here, as
 /// a transport error of the attempt.
 async fn buffered(
     mut response: reqwest::Response,
     limit: usize,
+    keep_cut: bool,
 ) -> reqwest::Result<(reqwest::Response, Option<usize>)> {
     let status = response.status();
     let mut headers = std::mem::take(response.headers_mut());
     headers.remove(CONTENT_LENGTH);
     let declared = response.content_length();
-    let mut body = Vec::with_capacity(declared.map_or(0, |length| length.min(limit as u64) as usize));
     let mut truncated_at = declared.filter(|&length| length > limit as u64).map(|_| limit);
+    // A declared length within the cap sizes the buffer once.
+    let mut body = Vec::with_capacity(declared.filter(|_| truncated_at.is_none()).unwrap_or(0) as usize);
     if truncated_at.is_none() {
         while let Some(chunk) = response.chunk().await? {
             let room = limit - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
+            let take = chunk.len().min(room);
+            // Doubling, as `Vec` would, but never past the cap: the buffer holds at most `limit` bytes.
+            if body.capacity() - body.len() < take {
+                let target = (body.capacity() * 2).max(body.len() + take).min(limit);
+                body.reserve_exact(target - body.len());
+            }
+            body.extend_from_slice(&chunk[..take]);
+            if take < chunk.len() {
                 truncated_at = Some(limit);
                 break;
             }
-            body.extend_from_slice(&chunk);
         }
+    }
+    if truncated_at.is_some() && !keep_cut {
+        body = Vec::new();
     }
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;
