@@ -51,8 +51,9 @@ fn terminated(text: &str) -> String {
     out
 }
 
-/// Escapes every control character (C0, DEL, C1; line breaks and tabs included) as `\u{..}`, so that one call
-/// prints exactly one visible line.
+/// Escapes every control character (C0, DEL, C1; line breaks and tabs included) as `\uXXXX`, so that one call
+/// prints exactly one visible line. The form is JSON's own, so a JSON line stays valid JSON (serde escapes C0 in
+/// strings, but leaves DEL and C1 raw).
 pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);
@@ -60,7 +61,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if c.is_control() {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
             out.push(c);
         }
@@ -77,8 +78,14 @@ mod tests {
         assert!(matches!(escape("plain text: ok"), Cow::Borrowed(_)));
         assert_eq!(
             escape("a\u{1b}[31mred\r\nerror: fake\u{7}\u{9b}"),
-            "a\\u{1b}[31mred\\u{d}\\u{a}error: fake\\u{7}\\u{9b}"
+            "a\\u001b[31mred\\u000d\\u000aerror: fake\\u0007\\u009b"
         );
-        assert_eq!(terminated("x\ty"), "x\\u{9}y\n");
+        assert_eq!(terminated("x\ty"), "x\\u0009y\n");
+        let json = serde_json::json!({"m": "\u{9b}\u{7f}\u{1b}"}).to_string();
+        let escaped: serde_json::Value = serde_json::from_str(&escape(&json)).unwrap();
+        assert_eq!(
+            escaped["m"], "\u{9b}\u{7f}\u{1b}",
+            "a JSON line stays JSON with the same text"
+        );
     }
 }
