@@ -98,32 +98,6 @@ async fn retry_after_is_honoured() {
 }
 
 #[tokio::test]
-async fn a_retry_after_past_the_deadline_ends_the_call_at_once() {
-    let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::default().deadline(Duration::from_secs(5)))
-        .build()
-        .unwrap();
-
-    let started = Instant::now();
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
-
-    assert!(err.is_rate_limited());
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
-}
-
-#[tokio::test]
 async fn other_client_errors_are_never_retried() {
     for status in [400, 401, 403, 404, 409, 422] {
         let server = server().await;
