@@ -98,8 +98,10 @@ impl DesiredToken {
         self
     }
 
-    /// The token should stay valid at least this long from the moment of comparison: a token that would expire
-    /// sooner gets `now + duration` (rounded up to the second); one that expires later, or never, is left as is.
+    /// The token should stay valid at least this long from the moment of comparison: one that expires later, or
+    /// never, is left as is; one that would expire sooner gets `now + duration` plus a margin of 1% of `duration`
+    /// (at least a minute, at most a day), rounded up to the second. The margin keeps a second comparison soon
+    /// after (a re-run, a plan after an apply) from finding the token short by the seconds that passed.
     pub fn valid_for(mut self, duration: Duration) -> Self {
         self.valid_for = Some(duration);
         self
@@ -171,7 +173,10 @@ impl DesiredToken {
         let target = match (self.expires_at, self.min_expiry(now)?) {
             (Some(at), _) => Some(at.trunc_subsecs(0)).filter(|at| current_expiry != Some(*at)),
             // "At least": a token that never expires, or expires later, already satisfies it.
-            (None, Some(min)) => current.expires_at.is_some_and(|at| at < min).then_some(min),
+            (None, Some(min)) => current
+                .expires_at
+                .is_some_and(|at| at < min)
+                .then(|| round_up(min + self.margin())),
             (None, None) => None,
         };
         if let Some(at) = target {
@@ -185,21 +190,25 @@ impl DesiredToken {
         Ok((!changes.is_empty()).then_some(Reconciliation { update, changes }))
     }
 
-    /// `now + valid_for`, rounded up to the second.
+    /// `now + valid_for`: the earliest expiry that satisfies the rule.
     fn min_expiry(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, InvalidInput> {
         let Some(valid_for) = self.valid_for else {
             return Ok(None);
         };
-        let min = chrono::Duration::from_std(valid_for)
-            .ok()
-            .and_then(|valid_for| now.checked_add_signed(valid_for))
-            .ok_or_else(|| InvalidInput::new("validFor", "is past the latest date this client can represent"))?;
-        let rounded = min.trunc_subsecs(0);
-        Ok(Some(if rounded < min {
-            rounded + chrono::Duration::seconds(1)
-        } else {
-            rounded
-        }))
+        let too_far = || InvalidInput::new("validFor", "is past the latest date this client can represent");
+        // With room for the margin (at most a day), so that adding it later cannot overflow.
+        let valid_for = chrono::Duration::from_std(valid_for).map_err(|_| too_far())?;
+        now.checked_add_signed(valid_for)
+            .and_then(|min| min.checked_add_signed(chrono::Duration::days(1)))
+            .ok_or_else(too_far)?;
+        Ok(Some(now + valid_for))
+    }
+
+    /// 1% of `valid_for`, between a minute and a day.
+    fn margin(&self) -> chrono::Duration {
+        let margin =
+            (self.valid_for.unwrap_or_default() / 100).clamp(Duration::from_secs(60), Duration::from_secs(86_400));
+        chrono::Duration::from_std(margin).expect("at most a day")
     }
 
     fn as_update(&self, expires_at: Option<DateTime<Utc>>) -> TokenUpdate {
@@ -214,6 +223,16 @@ impl DesiredToken {
             update = update.expires_at(at);
         }
         update
+    }
+}
+
+/// `at`, rounded up to the whole second.
+fn round_up(at: DateTime<Utc>) -> DateTime<Utc> {
+    let down = at.trunc_subsecs(0);
+    if down < at {
+        down + chrono::Duration::seconds(1)
+    } else {
+        down
     }
 }
 
@@ -299,7 +318,7 @@ mod tests {
     #[test]
     fn valid_for_is_a_minimum_and_holds_at_its_boundary() {
         let thirty_days = Duration::from_secs(30 * 86_400);
-        let boundary: DateTime<Utc> = "2030-12-31T00:00:01Z".parse().unwrap(); // now + 30 d, rounded up
+        let boundary: DateTime<Utc> = "2030-12-31T00:00:00.250Z".parse().unwrap(); // now + 30 days
         let mut current = token();
         current.expires_at = Some(boundary);
         let desired = DesiredToken::new().valid_for(thirty_days);
@@ -309,10 +328,19 @@ mod tests {
             "exactly the minimum satisfies it"
         );
 
-        current.expires_at = Some(boundary - chrono::Duration::seconds(1));
+        current.expires_at = Some(boundary - chrono::Duration::milliseconds(1));
         let plan = desired.reconcile(&current, now()).unwrap().unwrap();
-        assert_eq!(plan.update.expiry(), Some(boundary));
+        // Plus 1% of 30 days (7.2 hours), rounded up to the second.
+        let expected: DateTime<Utc> = "2030-12-31T07:12:01Z".parse().unwrap();
+        assert_eq!(plan.update.expiry(), Some(expected));
         assert_eq!(plan.changes[0].field, "expiresAt");
+
+        // Applied, then compared again a little later: satisfied, thanks to the margin.
+        current.expires_at = Some(expected);
+        assert_eq!(
+            desired.reconcile(&current, now() + chrono::Duration::hours(7)).unwrap(),
+            None
+        );
 
         current.expires_at = None;
         assert_eq!(

@@ -208,7 +208,10 @@ mod tests {
     fn the_named_progenitor_version_is_the_pinned_one() {
         let manifest = include_str!("../Cargo.toml");
         let pin = format!("progenitor = {{ version = \"={PROGENITOR_VERSION}\"");
-        assert!(manifest.contains(&pin), "xtask/Cargo.toml does not pin progenitor to ={PROGENITOR_VERSION}");
+        assert!(
+            manifest.contains(&pin),
+            "xtask/Cargo.toml does not pin progenitor to ={PROGENITOR_VERSION}"
+        );
     }
 
     #[test]
