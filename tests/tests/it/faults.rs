@@ -41,16 +41,7 @@ async fn request_ids(server: &MockServer) -> Vec<String> {
 
 /// Answers `status` (with `template` tweaks) to the first `times` requests, then 204.
 async fn fail_then_succeed(server: &MockServer, template: ResponseTemplate, times: u64) {
-    Mock::given(method("PATCH"))
-        .respond_with(template)
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(server)
-        .await;
+    first_then(server, "PATCH", template, times, ResponseTemplate::new(204)).await;
 }
 
 #[tokio::test]

@@ -246,20 +246,16 @@ async fn max_user_tokens_exceeded_is_a_429_that_is_not_waited_for() {
 #[tokio::test]
 async fn a_rate_limited_create_is_retried_since_nothing_was_created() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0")
-                .set_body_json(json!({"errorCode": code::TOO_MANY_REQUESTS})),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"userTokenId": TOKEN, "userToken": SECRET})))
-        .mount(&server)
-        .await;
+    first_then(
+        &server,
+        "POST",
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "0")
+            .set_body_json(json!({"errorCode": code::TOO_MANY_REQUESTS})),
+        1,
+        ResponseTemplate::new(201).set_body_json(json!({"userTokenId": TOKEN, "userToken": SECRET})),
+    )
+    .await;
     let created = retrying_client(&server.uri())
         .create_user_token(portfolio(), NewToken::new("bot", ["a:b"]))
         .await

@@ -33,16 +33,14 @@ fn too_many(retry_after: &str) -> ResponseTemplate {
 #[tokio::test]
 async fn successes_and_errors_carry_the_quota_state() {
     let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(rate_limit_headers(ResponseTemplate::new(204), 41, 17))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(too_many("30"))
-        .mount(&server)
-        .await;
+    first_then(
+        &server,
+        "PATCH",
+        rate_limit_headers(ResponseTemplate::new(204), 41, 17),
+        1,
+        too_many("30"),
+    )
+    .await;
     let client = key_client(&server);
     let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
     let state: &RateLimit = updated.rate_limit.as_ref().expect("the answer's RateLimit-* headers");
@@ -63,16 +61,7 @@ async fn successes_and_errors_carry_the_quota_state() {
 #[tokio::test]
 async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline() {
     let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(too_many("2"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    first_then(&server, "PATCH", too_many("2"), 1, ResponseTemplate::new(204)).await;
     // max_delay caps the backoff only: a server's Retry-After is honoured beyond it, because the server said so.
     let client = Client::builder()
         .base_url(server.uri())
@@ -133,16 +122,7 @@ async fn a_retry_after_past_the_deadline_ends_the_call_at_once_with_the_429() {
 async fn retry_after_as_an_rfc_850_date_is_honoured() {
     let server = server().await;
     let at = httpdate_in(Duration::from_secs(2));
-    Mock::given(method("PATCH"))
-        .respond_with(too_many(&at))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    first_then(&server, "PATCH", too_many(&at), 1, ResponseTemplate::new(204)).await;
     let started = Instant::now();
     let client = Client::builder()
         .base_url(server.uri())
@@ -163,16 +143,7 @@ fn httpdate_in(after: Duration) -> String {
 #[tokio::test]
 async fn a_429_pauses_every_call_that_shares_the_pacer() {
     let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(too_many("2"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    first_then(&server, "PATCH", too_many("2"), 1, ResponseTemplate::new(204)).await;
     let pacer = Pacer::unlimited();
     let client = Client::builder()
         .base_url(server.uri())
@@ -209,16 +180,14 @@ async fn a_429_pauses_every_call_that_shares_the_pacer() {
 #[tokio::test]
 async fn every_attempt_retries_included_draws_from_the_pacer() {
     let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    first_then(
+        &server,
+        "PATCH",
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(204),
+    )
+    .await;
     // 4 requests a second: attempts are at least 250 ms apart, whatever the backoff says.
     let client = Client::builder()
         .base_url(server.uri())
@@ -243,19 +212,14 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
 async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     // First attempt: 503 with its errorCode. Second: never answers, and the deadline ends it.
     let server = MockServer::start().await;
-    Mock::given(method("PATCH"))
-        .respond_with(
-            ResponseTemplate::new(503)
-                .set_body_json(json!({"errorCode": "ServiceUnavailable", "errorMessage": "down"})),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(204).set_delay(Duration::from_secs(30)))
-        .mount(&server)
-        .await;
+    first_then(
+        &server,
+        "PATCH",
+        ResponseTemplate::new(503).set_body_json(json!({"errorCode": "ServiceUnavailable", "errorMessage": "down"})),
+        1,
+        ResponseTemplate::new(204).set_delay(Duration::from_secs(30)),
+    )
+    .await;
     let client = Client::builder()
         .base_url(server.uri())
         .api_keys(API_KEY, USER_KEY)

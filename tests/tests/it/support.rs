@@ -7,7 +7,7 @@ use etoro_client::{Client, RetryPolicy};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use uuid::Uuid;
-use wiremock::matchers::any;
+use wiremock::matchers::{any, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const API_KEY: &str = "test-api-key-5f2b9c";
@@ -100,4 +100,21 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
     let mut buffer = vec![0; 64 * 1024];
     let read = stream.read(&mut buffer).await.unwrap_or(0);
     String::from_utf8_lossy(&buffer[..read]).into_owned()
+}
+
+/// Answers `first` to the first `times` requests of `http_method`, then `then` to every later one.
+pub async fn first_then(
+    server: &MockServer,
+    http_method: &str,
+    first: ResponseTemplate,
+    times: u64,
+    then: ResponseTemplate,
+) {
+    Mock::given(method(http_method))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method(http_method)).respond_with(then).mount(server).await;
 }
