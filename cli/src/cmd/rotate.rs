@@ -828,7 +828,9 @@ impl Rotation<'_> {
                  (the old token {} is untouched)",
                 created.id, created.name, self.state.old_token
             ));
-            self.discard(created.id).await?;
+            if let Err(revoke) = self.discard(created.id).await {
+                return Err(exit.max(revoke));
+            }
             if let Some(file) = &mut self.file {
                 let _ = file.clear();
             }
