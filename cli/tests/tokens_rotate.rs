@@ -110,8 +110,8 @@ impl Setup {
                 _ => assert_absent(&secrets, &out, "stdout"),
             }
         }
-        let except = secret_file.map(|name| self.path(name));
-        assert_absent_from_files(&secrets, self.dir.path(), except.as_deref());
+        let except: Vec<PathBuf> = secret_file.map(|name| self.path(name)).into_iter().collect();
+        assert_absent_from_files(&secrets, self.dir.path(), &except);
         assert!(std::fs::read_to_string(&self.log).unwrap().contains("user-tokens"));
     }
 }

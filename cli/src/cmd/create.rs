@@ -22,7 +22,7 @@ use crate::cmd::flags::in_flag_terms;
 use crate::cmd::raw;
 use crate::cmd::secret::{self, SecretFile};
 use crate::connect::connect;
-use crate::exit::{exit_for, Exit, TABLE};
+use crate::exit::{Exit, TABLE};
 use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
@@ -144,13 +144,13 @@ pub async fn run(args: CreateArgs) -> Exit {
             return create_failed(&err, &args);
         }
     };
-    if let Err(why) = store(&created, file.as_mut(), &args) {
+    if let Err((exit, why)) = store(&created, file.as_mut(), &args) {
         if let Some(file) = file {
             // A partial secret of a token to revoke is of no use to anyone.
             let _ = file.remove();
         }
         secret_lost(&created, &why);
-        return Exit::LocalIo;
+        return exit;
     }
     // The secret is safe; what follows is information only.
     let summary = format!(
@@ -179,17 +179,18 @@ fn create_failed(err: &Error, args: &CreateArgs) -> Exit {
             args.portfolio, args.name
         ));
     }
-    exit.max(exit_for(err))
+    exit
 }
 
 /// Stores the secret where it goes: on standard output (alone on its line, or in the `--json` object; written and
-/// flushed) or in the file (written and fsynced, with its directory). An error says why it is not stored.
-fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArgs) -> Result<(), String> {
+/// flushed) or in the file (written and fsynced, with its directory). An error says why it is not stored, with
+/// the exit code: 5 when writing failed, 4 when eToro's secret cannot be stored as it is.
+fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArgs) -> Result<(), (Exit, String)> {
     let secret = created.secret.expose_secret();
     if let Some(why) = secret::unusable(secret) {
-        return Err(why.to_owned());
+        return Err((Exit::Failed, why.to_owned()));
     }
-    match file {
+    let written = match file {
         Some(file) => file
             .store(secret)
             .map_err(|err| format!("cannot write it to {}: {err}", describe(args))),
@@ -201,7 +202,8 @@ fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArg
             };
             raw::secret_line(&line).map_err(|err| format!("cannot write it to standard output: {err}"))
         }
-    }
+    };
+    written.map_err(|why| (Exit::LocalIo, why))
 }
 
 fn describe(args: &CreateArgs) -> String {

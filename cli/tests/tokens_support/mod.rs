@@ -94,11 +94,11 @@ pub fn assert_absent(secrets: &[String], text: &str, what: &str) {
     }
 }
 
-/// Fails when any of `secrets` appears in a file under `dir` (recursively) other than `except`.
-pub fn assert_absent_from_files(secrets: &[String], dir: &Path, except: Option<&Path>) {
+/// Fails when any of `secrets` appears in a file under `dir` (recursively) other than those in `except`.
+pub fn assert_absent_from_files(secrets: &[String], dir: &Path, except: &[PathBuf]) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if Some(path.as_path()) == except {
+        if except.contains(&path) {
             continue;
         }
         if path.is_dir() {
@@ -337,4 +337,29 @@ fn record_created(shared: &Shared, method: &str, response: &[u8]) {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+/// A server on 127.0.0.1 that answers every request with `status` and the JSON `body`, and counts them.
+pub async fn fixed_answer(status: u16, body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                if read_request(&mut stream).await.is_some() {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                }
+            });
+        }
+    });
+    (addr, count)
 }
