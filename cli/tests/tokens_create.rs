@@ -121,7 +121,10 @@ async fn a_secret_file_is_new_private_and_holds_only_the_secret() {
     assert!(value.get("secret").is_none());
     s.assert_no_leak(&[&output, &json], false, &["bot.secret", "second.secret"]);
     let second = s.proxy.created()[1].1.clone();
-    assert_eq!(std::fs::read_to_string(s.dir.path().join("second.secret")).unwrap(), second);
+    assert_eq!(
+        std::fs::read_to_string(s.dir.path().join("second.secret")).unwrap(),
+        second
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,12 +151,21 @@ async fn invalid_input_exits_2_naming_the_flag_and_sends_nothing() {
         (&["--name", " padded", "--scope", scope], "--name"),
         (&["--name", "a\u{1b}b", "--scope", scope], "--name"),
         (&["--name", "n", "--scope", "two words"], "--scope (the 1st one)"),
-        (&["--name", "n", "--scope", scope, "--ip", "1.2.3.4", "--ip", "1.2.3.4"], "--ip (the 2nd one)"),
-        (&["--name", "n", "--scope", scope, "--expires-at", "2001-01-01T00:00:00Z"], "--expires-at"),
+        (
+            &["--name", "n", "--scope", scope, "--ip", "1.2.3.4", "--ip", "1.2.3.4"],
+            "--ip (the 2nd one)",
+        ),
+        (
+            &["--name", "n", "--scope", scope, "--expires-at", "2001-01-01T00:00:00Z"],
+            "--expires-at",
+        ),
         (&["--name", "n"], "--scope"),
         (&["--name", "n", "--scope", scope, "--ip", "300.1.1.1"], "--ip"),
         (&["--name", "n", "--scope", scope, "--portfolio", &nil], "--portfolio"),
-        (&["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"], "--secret-file"),
+        (
+            &["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"],
+            "--secret-file",
+        ),
     ];
     for (args, says) in cases {
         let output = run(&mut s.create(args)).await;
@@ -179,16 +191,31 @@ async fn a_secret_file_that_cannot_be_written_after_the_create_says_the_token_ex
         .args(["-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\""])
         .arg(env!("CARGO_BIN_EXE_etoro-token"))
         .args(["create", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
-        .args(["--name", "lost", "--scope", "etoro-public:trade.real:read", "--secret-file", "lost.secret"]);
+        .args([
+            "--name",
+            "lost",
+            "--scope",
+            "etoro-public:trade.real:read",
+            "--secret-file",
+            "lost.secret",
+        ]);
     let output = run(&mut sh).await;
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let (id, _) = s.proxy.created()[0].clone();
     let message = stderr(&output);
-    for part in [id.to_string().as_str(), "WAS CREATED", "secret is lost", "etoro-token revoke"] {
+    for part in [
+        id.to_string().as_str(),
+        "WAS CREATED",
+        "secret is lost",
+        "etoro-token revoke",
+    ] {
         assert!(message.contains(part), "{part} missing from {message}");
     }
     assert!(tokens(&s.server).iter().any(|t| t.id == id), "the token exists");
-    assert!(!s.dir.path().join("lost.secret").exists(), "no partial secret is left behind");
+    assert!(
+        !s.dir.path().join("lost.secret").exists(),
+        "no partial secret is left behind"
+    );
     s.assert_no_leak(&[&output], false, &[]);
 }
 
@@ -197,7 +224,10 @@ async fn a_secret_file_that_cannot_be_written_after_the_create_says_the_token_ex
 async fn a_failing_stdout_after_the_create_says_the_token_exists_and_the_secret_is_lost() {
     let s = setup().await;
     let full = std::fs::File::create("/dev/full").unwrap();
-    let output = run(s.create(&["--name", "full", "--scope", "etoro-public:trade.real:read"]).stdout(Stdio::from(full))).await;
+    let output = run(s
+        .create(&["--name", "full", "--scope", "etoro-public:trade.real:read"])
+        .stdout(Stdio::from(full)))
+    .await;
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let (id, _) = s.proxy.created()[0].clone();
     assert!(stderr(&output).contains(&id.to_string()) && stderr(&output).contains("WAS CREATED"));
@@ -208,16 +238,29 @@ async fn a_failing_stdout_after_the_create_says_the_token_exists_and_the_secret_
 async fn a_create_of_unknown_outcome_gives_the_library_advice_and_is_never_repeated() {
     let s = setup().await;
     s.proxy.on("POST", "/user-tokens", Action::LoseAnswer, 1);
-    let args = ["--name", "maybe", "--scope", "etoro-public:trade.real:read", "--secret-file", "maybe.secret"];
+    let args = [
+        "--name",
+        "maybe",
+        "--scope",
+        "etoro-public:trade.real:read",
+        "--secret-file",
+        "maybe.secret",
+    ];
     let output = run(&mut s.create(&args)).await;
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("may or may not have been created"), "{message}");
-    assert!(message.contains(&format!("etoro-token list --portfolio {PORTFOLIO}")), "{message}");
+    assert!(
+        message.contains(&format!("etoro-token list --portfolio {PORTFOLIO}")),
+        "{message}"
+    );
     let posts = s.proxy.seen().iter().filter(|(method, _)| method == "POST").count();
     assert_eq!(posts, 1, "a create is never repeated blindly");
     assert!(tokens(&s.server).iter().any(|t| t.name == "maybe"), "it was created");
-    assert!(!s.dir.path().join("maybe.secret").exists(), "the empty secret file is removed");
+    assert!(
+        !s.dir.path().join("maybe.secret").exists(),
+        "the empty secret file is removed"
+    );
     // Creating it again is refused by name: the advice was right to say "list first".
     let again = run(&mut s.create(&args)).await;
     assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
@@ -231,8 +274,14 @@ async fn a_secret_with_control_characters_is_never_printed() {
     let (addr, count) = fixed_answer(201, body).await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = etoro_token(dir.path());
-    cmd.args(["create", "--base-url", &format!("http://{addr}"), "--portfolio", PORTFOLIO])
-        .args(["--name", "x", "--scope", "etoro-public:trade.real:read"]);
+    cmd.args([
+        "create",
+        "--base-url",
+        &format!("http://{addr}"),
+        "--portfolio",
+        PORTFOLIO,
+    ])
+    .args(["--name", "x", "--scope", "etoro-public:trade.real:read"]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -249,9 +298,22 @@ fn the_embedded_mock_creates_the_readme_example() {
         .env_clear()
         .current_dir(dir.path())
         .args(["create", "--mock", "--portfolio", PORTFOLIO, "--name", "demo"])
-        .args(["--scope", "etoro-public:trade.demo:read", "--secret-file", "demo.secret"])
+        .args([
+            "--scope",
+            "etoro-public:trade.demo:read",
+            "--secret-file",
+            "demo.secret",
+        ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(std::fs::read_to_string(dir.path().join("demo.secret")).unwrap().len(), 64);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("demo.secret")).unwrap().len(),
+        64
+    );
 }

@@ -80,7 +80,10 @@ impl Setup {
     /// one's scopes, `stored` its secret, and every other token this rotation created revoked.
     fn assert_rotated(&self, stored: &str) -> Uuid {
         let tokens = tokens(&self.server);
-        assert!(!tokens.iter().any(|t| t.id == token_id()), "the old token is revoked: {tokens:?}");
+        assert!(
+            !tokens.iter().any(|t| t.id == token_id()),
+            "the old token is revoked: {tokens:?}"
+        );
         assert_eq!(tokens.len(), 1, "exactly one token is left: {tokens:?}");
         let new = &tokens[0];
         assert_eq!(new.name, NEW_NAME);
@@ -171,7 +174,11 @@ async fn a_lost_create_answer_is_found_by_name_and_replaced_in_the_same_run() {
     let created = s.proxy.created();
     assert_eq!(created.len(), 2, "one create lost, one more: {created:?}");
     let lost = created[0].0;
-    assert!(stderr(&output).contains(&format!("found user token {lost}")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("found user token {lost}")),
+        "{}",
+        stderr(&output)
+    );
     let new = s.assert_rotated(&secret_in(&s));
     assert_eq!(new, created[1].0);
     s.assert_no_leak(Some(SECRET_FILE), None);
@@ -219,9 +226,17 @@ async fn a_secret_that_cannot_be_printed_revokes_the_new_token_and_the_rerun_cre
     s.outputs.push(output.clone());
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let first = s.proxy.created()[0].0;
-    assert!(stderr(&output).contains(&format!("user token {first}")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("user token {first}")),
+        "{}",
+        stderr(&output)
+    );
     let left: Vec<Uuid> = tokens(&s.server).iter().map(|t| t.id).collect();
-    assert_eq!(left, [token_id()], "the new token is revoked at once, the old one untouched");
+    assert_eq!(
+        left,
+        [token_id()],
+        "the new token is revoked at once, the old one untouched"
+    );
     assert_eq!(
         s.state(&format!("etoro-token-rotation-{TOKEN}.json"))["step"]["name"],
         "planned"
@@ -252,7 +267,11 @@ async fn a_new_token_left_created_without_its_secret_is_revoked_by_the_rerun() {
 
     let output = s.run(&[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains("secret was never stored"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("secret was never stored"),
+        "{}",
+        stderr(&output)
+    );
     let secret = stdout(&output).trim_end().to_owned();
     assert_eq!(s.assert_rotated(&secret), s.proxy.created()[1].0);
     s.assert_no_leak(None, Some(&secret));
@@ -266,7 +285,11 @@ async fn killed_after_the_secret_was_stored_the_rerun_only_revokes_the_old_token
     assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "secretStored");
     let stored = secret_in(&s);
     assert_eq!(Some(stored.clone()), s.proxy.secret_of(s.proxy.created()[0].0));
-    assert_eq!(tokens(&s.server).len(), 2, "the old token is not revoked before its successor is safe");
+    assert_eq!(
+        tokens(&s.server).len(),
+        2,
+        "the old token is not revoked before its successor is safe"
+    );
 
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -282,7 +305,11 @@ async fn a_lost_revoke_answer_is_finished_by_the_rerun() {
     s.proxy.on("DELETE", TOKEN, Action::LoseAnswer, 1);
     let output = s.run(&["--secret-file", SECRET_FILE, "--attempts", "1"]).await;
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(stderr(&output).contains("run the same command again"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run the same command again"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "secretStored");
 
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
@@ -318,8 +345,15 @@ async fn the_new_token_keeps_the_old_ones_ips_and_expiry() {
         .expires_at(expiry);
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token.clone())]).await;
     let mut cmd = etoro_token(s.dir.path());
-    cmd.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO, "--yes"])
-        .args(["--token", &old.to_string(), "--secret-file", "ops.secret"]);
+    cmd.args([
+        "rotate",
+        "--base-url",
+        &s.proxy.base_url(),
+        "--portfolio",
+        PORTFOLIO,
+        "--yes",
+    ])
+    .args(["--token", &old.to_string(), "--secret-file", "ops.secret"]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let left = tokens(&s.server);
@@ -339,9 +373,16 @@ async fn scope_ids_only_are_never_mapped_to_names_by_guessing() {
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token)]).await;
     let rotate = |extra: &[&str]| {
         let mut cmd = etoro_token(s.dir.path());
-        cmd.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO, "--yes"])
-            .args(["--token", &old.to_string(), "--secret-file", "legacy.secret"])
-            .args(extra);
+        cmd.args([
+            "rotate",
+            "--base-url",
+            &s.proxy.base_url(),
+            "--portfolio",
+            PORTFOLIO,
+            "--yes",
+        ])
+        .args(["--token", &old.to_string(), "--secret-file", "legacy.secret"])
+        .args(extra);
         cmd
     };
     let output = run(&mut rotate(&[])).await;
@@ -375,7 +416,8 @@ async fn refusals_exit_2_and_send_nothing() {
     let mut s = setup(example()).await;
     std::fs::write(s.path("taken.secret"), "keep me").unwrap();
     let mut no_yes = etoro_token(s.dir.path());
-    no_yes.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
+    no_yes
+        .args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
         .args(["--token", TOKEN, "--secret-file", SECRET_FILE]);
     let nil = Uuid::nil().to_string();
     for (mut cmd, says) in [
@@ -419,8 +461,22 @@ async fn a_second_run_while_the_first_is_in_flight_is_refused_and_a_foreign_stat
     // The state of this rotation does not serve another token's.
     let other = Uuid::new_v4().to_string();
     let mut cmd = etoro_token(s.dir.path());
-    cmd.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO, "--yes"])
-        .args(["--token", &other, "--state", "bot.secret.rotation.json", "--secret-file", SECRET_FILE]);
+    cmd.args([
+        "rotate",
+        "--base-url",
+        &s.proxy.base_url(),
+        "--portfolio",
+        PORTFOLIO,
+        "--yes",
+    ])
+    .args([
+        "--token",
+        &other,
+        "--state",
+        "bot.secret.rotation.json",
+        "--secret-file",
+        SECRET_FILE,
+    ]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(TOKEN), "{}", stderr(&output));
@@ -447,4 +503,22 @@ async fn a_create_refused_for_good_leaves_nothing_behind() {
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     s.assert_rotated(&secret_in(&s));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_a_declined_rotation_changes_nothing() {
+    let s = setup(example()).await;
+    let mut cmd = etoro_token(s.dir.path());
+    cmd.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
+        .args(["--token", TOKEN, "--secret-file", SECRET_FILE]);
+    let mut terminal = Terminal::spawn(&mut cmd);
+    terminal.until("Rotate? [y/N]").await;
+    assert!(terminal.seen().contains(NEW_NAME) && terminal.seen().contains("\"readme-token\""));
+    terminal.type_line("no");
+    let (code, seen) = terminal.finish().await;
+    assert_eq!(code, Some(2), "{seen}");
+    assert!(!s.path_exists(SECRET_FILE) && !s.path_exists("bot.secret.rotation.json"));
+    assert!(s.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(tokens(&s.server).len(), 1);
 }

@@ -241,7 +241,10 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>)
     };
     let head = String::from_utf8_lossy(&request[..request.len().min(512)]).into_owned();
     let mut parts = head.split(' ');
-    let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+    let (method, path) = (
+        parts.next().unwrap_or("").to_owned(),
+        parts.next().unwrap_or("").to_owned(),
+    );
     let action = shared.action(&method, &path);
     match action {
         Action::Reset => {}
@@ -362,4 +365,96 @@ pub async fn fixed_answer(status: u16, body: &'static str) -> (SocketAddr, Arc<A
         }
     });
     (addr, count)
+}
+
+/// A pseudo-terminal for the child's standard input, output and error: `revoke` and `rotate` then ask, and `list`
+/// colours, as they do for a user.
+#[cfg(unix)]
+pub struct Terminal {
+    master: std::fs::File,
+    seen: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    child: tokio::process::Child,
+}
+
+#[cfg(unix)]
+impl Terminal {
+    /// Spawns `cmd` on a new pseudo-terminal.
+    pub fn spawn(cmd: &mut tokio::process::Command) -> Terminal {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        cmd.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        let child = cmd.spawn().unwrap();
+        // Only the child holds the terminal now, so the reader ends when the child does.
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let master = std::fs::File::from(master);
+        let mut reading = master.try_clone().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let filling = seen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = reading.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                filling.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Terminal {
+            master,
+            seen,
+            reader: Some(reader),
+            child,
+        }
+    }
+
+    /// Everything the child wrote so far.
+    pub fn seen(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the child wrote `text` (at most 30 s).
+    pub async fn until(&self, text: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self.seen().contains(text) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{text:?} never came: {}",
+                self.seen()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.master.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    /// Waits for the child to end; its exit code and everything it wrote.
+    pub async fn finish(mut self) -> (Option<i32>, String) {
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the child never ended")
+            .unwrap();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        (status.code(), self.seen())
+    }
 }
