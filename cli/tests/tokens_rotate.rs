@@ -426,6 +426,7 @@ async fn refusals_exit_2_and_send_nothing() {
         (s.rotate(&["--ip", "1.2.3"]), "--ip"),
         (s.rotate(&["--expires-in", "soon"]), "--expires-in"),
         (s.rotate(&["--portfolio", &nil]), "--portfolio"),
+        (s.rotate(&["--secret-file", "same", "--state", "same"]), "--secret-file"),
     ] {
         let output = run(&mut cmd).await;
         assert_eq!(output.status.code(), Some(2), "{says}: {}", stderr(&output));

@@ -56,7 +56,7 @@ use uuid::Uuid;
 
 use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
 use crate::cmd::flags::in_flag_terms;
-use crate::cmd::rotation::{Destination, Lock, State, Step, VERSION};
+use crate::cmd::rotation::{sibling, Destination, Lock, State, Step, VERSION};
 use crate::cmd::secret::{self, Reopen, SecretFile};
 use crate::cmd::{confirm, raw};
 use crate::connect::connect;
@@ -135,7 +135,7 @@ impl RotateArgs {
     fn state_path(&self) -> PathBuf {
         match (&self.state, &self.secret_file) {
             (Some(state), _) => state.clone(),
-            (None, Some(file)) => crate::cmd::rotation::sibling(file, ".rotation.json"),
+            (None, Some(file)) => sibling(file, ".rotation.json"),
             (None, None) => PathBuf::from(format!("etoro-token-rotation-{}.json", self.token)),
         }
     }
@@ -175,6 +175,19 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
         }
     }
     let path = args.state_path();
+    if let Some(file) = &args.secret_file {
+        let taken = [path.clone(), sibling(&path, ".tmp"), sibling(&path, ".lock")];
+        if taken.contains(file) {
+            return Err(fail(
+                Exit::Invalid,
+                &format!(
+                    "--secret-file {} is the rotation's state (or its lock): give them different paths (nothing \
+                     was sent)",
+                    file.display()
+                ),
+            ));
+        }
+    }
     let _lock = match Lock::take(&path) {
         Ok(Some(lock)) => lock,
         Ok(None) => {

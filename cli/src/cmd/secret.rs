@@ -123,7 +123,16 @@ impl SecretFile {
         self.file.rewind()?;
         self.file.write_all(secret.as_bytes())?;
         self.file.sync_all()?;
-        sync_dir(&self.path)
+        sync_dir(&self.path)?;
+        // Written through our handle, the secret is at the path only if the path still names our file.
+        match fs::File::open(&self.path).and_then(|file| FileId::of(&file)) {
+            Ok(id) if id == self.id => Ok(()),
+            Ok(_) => Err(io::Error::other(format!(
+                "{} was replaced by another file while the secret was written",
+                self.path.display()
+            ))),
+            Err(err) => Err(err),
+        }
     }
 
     /// Empties the file: what an interrupted write left there belongs to a token that is revoked.
@@ -197,7 +206,11 @@ mod tests {
         fs::write(&other, "someone else's").unwrap();
         fs::rename(&other, &path).unwrap();
         #[cfg(unix)]
-        assert!(matches!(SecretFile::reopen(&path, id), Err(Reopen::Replaced)));
+        {
+            assert!(matches!(SecretFile::reopen(&path, id), Err(Reopen::Replaced)));
+            let err = file.store("third").unwrap_err();
+            assert!(err.to_string().contains("replaced"), "{err}");
+        }
         drop(file);
         fs::remove_file(&path).unwrap();
         assert!(matches!(SecretFile::reopen(&path, id), Err(Reopen::Gone)));
