@@ -52,6 +52,16 @@ pub enum Command {
     /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
     #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}", crate::exit::TABLE))]
     Scopes(crate::cmd::scopes::ScopesArgs),
+    /// List the user tokens of every agent-portfolio, marking the expired and the soon expiring.
+    List(crate::cmd::list::ListArgs),
+    /// Create a user token; its secret, returned this once, goes to stdout or a new --secret-file.
+    Create(crate::cmd::create::CreateArgs),
+    /// Revoke (delete) a user token, after confirming.
+    Revoke(crate::cmd::revoke::RevokeArgs),
+    /// Replace a user token: create a new one like it, store its secret, then revoke the old one (resumable).
+    Rotate(crate::cmd::rotate::RotateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::cmd::completions::CompletionsArgs),
     /// Run a local stand-in for eToro's endpoints, with optional faults and quota, until interrupted.
     #[cfg(feature = "mock")]
     Mock(crate::mock::MockArgs),

@@ -36,6 +36,11 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Update(args) => cmd::update::run(args).await.into(),
             Command::Scopes(args) => cmd::scopes::run(args).await.into(),
+            Command::List(args) => cmd::list::run(args).await.into(),
+            Command::Create(args) => cmd::create::run(args).await.into(),
+            Command::Revoke(args) => cmd::revoke::run(args).await.into(),
+            Command::Rotate(args) => cmd::rotate::run(args).await.into(),
+            Command::Completions(args) => cmd::completions::run(&args).into(),
             #[cfg(feature = "mock")]
             Command::Mock(args) => mock::run(args).await,
         }

@@ -1,5 +1,18 @@
 //! The subcommands that talk to eToro, one file each. `update --from` runs in `crate::bulk`; `mock` in
-//! `crate::mock`.
+//! `crate::mock`. The helpers the token commands share sit beside them: `confirm` (asking on a terminal),
+//! `flags` (input errors named by flag), `raw` (standard output without escaping, for the secret and completion
+//! scripts), `secret` (where a new token's secret goes) and `rotation` (the state file of `rotate`).
 
+pub mod completions;
+pub mod create;
+pub mod list;
+pub mod revoke;
+pub mod rotate;
 pub mod scopes;
 pub mod update;
+
+mod confirm;
+mod flags;
+mod raw;
+mod rotation;
+mod secret;

@@ -1,9 +1,10 @@
 //! `etoro-token update` with flags: one token. (`--from FILE` is the bulk mode, in `crate::bulk`.)
 
-use etoro_client::{Client, Error, InvalidInput, PreparedRequest, RetryPolicy, TokenUpdate};
+use etoro_client::{Client, Error, PreparedRequest, RetryPolicy, TokenUpdate};
 use serde_json::{json, Map, Value};
 
 use crate::args::UpdateArgs;
+use crate::cmd::flags;
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::report::Report;
@@ -74,44 +75,11 @@ async fn single(client: &Client, args: &UpdateArgs) -> Exit {
     match result {
         Ok(printed) => printed.err().unwrap_or(Exit::Success),
         Err(Error::InvalidInput(invalid)) if !args.json => {
-            output::note(&format!("error: {}", in_flag_terms(&invalid)));
+            output::note(&format!("error: {}", flags::in_flag_terms(&invalid)));
             Exit::Invalid
         }
         Err(err) => report_error(&err, args.json),
     }
-}
-
-/// An input error named by the flag the user typed (`--ip (2nd)`), not the API field (`ipsWhitelist[1]`).
-fn in_flag_terms(invalid: &InvalidInput) -> String {
-    let (field, index) = match invalid.field.split_once('[') {
-        Some((field, rest)) => (field, rest.trim_end_matches(']').parse::<usize>().ok()),
-        None => (invalid.field.as_str(), None),
-    };
-    let flag = match field {
-        "scopeNames" => "--scope",
-        "scopeIds" => "--scope-id",
-        "ipsWhitelist" => "--ip",
-        "expiresAt" => "--expires-at/--expires-in",
-        "agentPortfolioId" => "--portfolio",
-        "userTokenId" => "--token",
-        "update" => "update",
-        _ => return invalid.to_string(),
-    };
-    let which = index
-        .map(|index| format!(" (the {} one)", ordinal(index + 1)))
-        .unwrap_or_default();
-    format!("invalid {flag}{which}: {} (nothing was sent)", invalid.rule)
-}
-
-fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// Prints a dry-run request: as a JSON object, or as a `curl` command to paste into a ticket.
@@ -128,36 +96,4 @@ pub fn print_prepared(request: &PreparedRequest, as_json: bool) -> Result<(), Ex
         return output::line(&shown.to_string());
     }
     request.to_string().lines().try_for_each(output::line)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn input_errors_name_the_flag() {
-        let named = |field: &str| {
-            in_flag_terms(&InvalidInput {
-                field: field.to_owned(),
-                rule: "duplicate entry 1.2.3.4".to_owned(),
-            })
-        };
-        assert_eq!(
-            named("ipsWhitelist[1]"),
-            "invalid --ip (the 2nd one): duplicate entry 1.2.3.4 (nothing was sent)"
-        );
-        assert_eq!(
-            named("scopeNames[0]"),
-            "invalid --scope (the 1st one): duplicate entry 1.2.3.4 (nothing was sent)"
-        );
-        assert_eq!(
-            named("scopeNames[10]"),
-            "invalid --scope (the 11th one): duplicate entry 1.2.3.4 (nothing was sent)"
-        );
-        assert_eq!(
-            named("expiresAt"),
-            "invalid --expires-at/--expires-in: duplicate entry 1.2.3.4 (nothing was sent)"
-        );
-        assert!(named("somethingElse").starts_with("invalid somethingElse"));
-    }
 }

@@ -1,0 +1,257 @@
+//! `etoro-token create`: a new user token, whose secret eToro returns this once. It goes to exactly one place:
+//! standard output (alone on its line, or in the `--json` object) or `--secret-file` (created new, mode 0600,
+//! fsynced with its directory). Never to standard error, a log or a journal.
+//!
+//! The secret file is created before the create is sent, so an existing file is refused with nothing sent. When
+//! the secret cannot be stored after eToro created the token, the token exists and nobody holds its secret: the
+//! run says so, names the token and how to revoke it, and exits 5.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use etoro_client::secrecy::ExposeSecret;
+use etoro_client::{ApiVersion, CreatedToken, Error, NewToken, RetryPolicy};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
+use crate::cmd::flags::in_flag_terms;
+use crate::cmd::raw;
+use crate::cmd::secret::{self, SecretFile};
+use crate::connect::connect;
+use crate::exit::{Exit, TABLE};
+use crate::{output, report_error};
+
+const EXAMPLES: &str = "\
+Examples:
+  # A read-only token for one address, valid 90 days; the secret goes to a new file (mode 0600):
+  etoro-token create --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 --name reporting-bot \\
+      --scope etoro-public:trade.real:read --ip 203.0.113.7 --expires-in 90d --secret-file reporting-bot.secret
+
+  # The secret alone on standard output, straight into a secret store:
+  etoro-token create --portfolio 3fa8... --name ci --scope etoro-public:trade.demo:read | vault kv put secret/ci token=-";
+
+/// `etoro-token create`.
+#[derive(Debug, Args)]
+#[command(after_help = format!("{CREDENTIALS_HELP}\n\n{TABLE}\n\n{EXAMPLES}"))]
+pub struct CreateArgs {
+    /// The agent-portfolio to create the token in.
+    #[arg(long, value_name = "UUID")]
+    pub portfolio: Uuid,
+
+    /// The token's name, unique within the agent-portfolio (1 to 100 characters).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// A scope name the token holds (repeatable, at least one), e.g. etoro-public:trade.real:read.
+    #[arg(long = "scope", value_name = "NAME", required = true)]
+    pub scopes: Vec<String>,
+
+    /// Allow the token from this IPv4 address only (repeatable) [default: from anywhere].
+    #[arg(long = "ip", value_name = "IPV4")]
+    pub ips: Vec<Ipv4Addr>,
+
+    /// Expire the token at this instant (RFC 3339) [default: never].
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub expires_at: Option<DateTime<Utc>>,
+
+    /// Expire the token this long from now (e.g. 90d, 12h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "expires_at")]
+    pub expires_in: Option<Duration>,
+
+    /// Write the secret to this new file (mode 0600; refused if it exists) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Print one JSON object on stdout: the token's id, name, settings, request id and its secret (or, with
+    /// --secret-file, the file's path instead).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+impl CreateArgs {
+    fn new_token(&self) -> NewToken {
+        let mut token = NewToken::new(self.name.clone(), self.scopes.iter().cloned());
+        if !self.ips.is_empty() {
+            token = token.ips_whitelist(self.ips.iter().copied());
+        }
+        if let Some(at) = self.expires_at {
+            token = token.expires_at(at);
+        }
+        if let Some(after) = self.expires_in {
+            token = token.expires_in(after);
+        }
+        token
+    }
+}
+
+/// Creates the token and stores its secret.
+pub async fn run(args: CreateArgs) -> Exit {
+    let token = args.new_token();
+    if let Err(invalid) = token.validate(Utc::now()) {
+        output::note(&format!("error: {}", in_flag_terms(&invalid)));
+        return Exit::Invalid;
+    }
+    if args.portfolio.is_nil() {
+        output::note("error: invalid --portfolio: must not be the nil UUID (nothing was sent)");
+        return Exit::Invalid;
+    }
+    // The create is never retried blindly by the library, so --attempts only covers what surely was not sent.
+    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
+    let connected = match connect(&args.connection, ApiVersion::V2, retry, None).await {
+        Ok(connected) => connected,
+        Err((message, exit)) => {
+            output::note(&format!("error: {message}"));
+            return exit;
+        }
+    };
+    let mut file = match &args.secret_file {
+        None => None,
+        Some(path) => match SecretFile::create(path) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                let exit = match err.kind() {
+                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound => Exit::Invalid,
+                    _ => Exit::LocalIo,
+                };
+                let why = if err.kind() == std::io::ErrorKind::AlreadyExists {
+                    "it already exists, and a secret file is never overwritten".to_owned()
+                } else {
+                    err.to_string()
+                };
+                output::note(&format!(
+                    "error: --secret-file {}: cannot create it: {why} (nothing was sent)",
+                    path.display()
+                ));
+                return exit;
+            }
+        },
+    };
+    let created = match connected.client.create_user_token(args.portfolio, token).await {
+        Ok(created) => created,
+        Err(err) => {
+            if let Some(file) = file.take() {
+                // Still empty: no token's secret was ever in it.
+                let _ = file.remove();
+            }
+            return create_failed(&err, &args);
+        }
+    };
+    if let Err((exit, why)) = store(&created, file.as_mut(), &args) {
+        if let Some(file) = file {
+            // A partial secret of a token to revoke is of no use to anyone.
+            let _ = file.remove();
+        }
+        secret_lost(&created, &why);
+        return exit;
+    }
+    // The secret is safe; what follows is information only.
+    let summary = format!(
+        "created user token {} ({:?}) in agent-portfolio {} (request id {})",
+        created.id, created.name, created.portfolio, created.request_id
+    );
+    let printed = match (&args.secret_file, args.json) {
+        (Some(path), true) => output::line(&details(&created, None, Some(path)).to_string()),
+        (Some(path), false) => output::line(&format!("{summary}; its secret is in {}", path.display())),
+        (None, true) => Ok(()),
+        (None, false) => {
+            output::note(&format!("{summary}; its secret is on standard output, shown this once"));
+            Ok(())
+        }
+    };
+    printed.err().unwrap_or(Exit::Success)
+}
+
+/// Reports a failed create; after one of unknown outcome, how to find out.
+fn create_failed(err: &Error, args: &CreateArgs) -> Exit {
+    let exit = report_error(err, args.json);
+    if err.outcome_unknown() {
+        output::note(&format!(
+            "hint: `etoro-token list --portfolio {}` shows whether a token named {:?} exists; if it does, nobody \
+             holds its secret: revoke it, then create again",
+            args.portfolio, args.name
+        ));
+    }
+    exit
+}
+
+/// Stores the secret where it goes: on standard output (alone on its line, or in the `--json` object; written and
+/// flushed) or in the file (written and fsynced, with its directory). An error says why it is not stored, with
+/// the exit code: 5 when writing failed, 4 when eToro's secret cannot be stored as it is.
+fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArgs) -> Result<(), (Exit, String)> {
+    let secret = created.secret.expose_secret();
+    if let Some(why) = secret::unusable(secret) {
+        return Err((Exit::Failed, why.to_owned()));
+    }
+    let written = match file {
+        Some(file) => file
+            .store(secret)
+            .map_err(|err| format!("cannot write it to {}: {err}", describe(args))),
+        None => {
+            let line = if args.json {
+                details(created, Some(secret), None).to_string()
+            } else {
+                secret.to_owned()
+            };
+            raw::secret_line(&line).map_err(|err| format!("cannot write it to standard output: {err}"))
+        }
+    };
+    written.map_err(|why| (Exit::LocalIo, why))
+}
+
+fn describe(args: &CreateArgs) -> String {
+    args.secret_file
+        .as_ref()
+        .map_or_else(|| "standard output".to_owned(), |path| path.display().to_string())
+}
+
+/// The `--json` object. `secret` only when the secret goes to standard output.
+fn details(created: &CreatedToken, secret: Option<&str>, file: Option<&PathBuf>) -> serde_json::Value {
+    let mut value = json!({
+        "outcome": "created",
+        "portfolio": created.portfolio,
+        "token": created.id,
+        "name": created.name,
+        "scopeNames": created.scope_names,
+        "ipsWhitelist": created.ips_whitelist,
+        "expiresAt": created.expires_at,
+        "createdAt": created.created_at,
+        "clientId": created.client_id,
+        "requestId": created.request_id,
+        "attempts": created.attempts,
+    });
+    if let Some(secret) = secret {
+        value["secret"] = json!(secret);
+    }
+    if let Some(file) = file {
+        value["secretFile"] = json!(file.display().to_string());
+    }
+    value
+}
+
+/// Says, loudly, that a token exists whose secret nobody holds.
+fn secret_lost(created: &CreatedToken, why: &str) {
+    for line in [
+        "error: ************************************************************************".to_owned(),
+        format!(
+            "error: user token {} ({:?}) WAS CREATED in agent-portfolio {} (request id {}),",
+            created.id, created.name, created.portfolio, created.request_id
+        ),
+        format!("error: but its secret could not be stored: {why}."),
+        "error: The secret is lost: eToro never returns it again. Revoke the token, then create another:".to_owned(),
+        format!(
+            "error:   etoro-token revoke --portfolio {} --token {}",
+            created.portfolio, created.id
+        ),
+        "error: ************************************************************************".to_owned(),
+    ] {
+        output::note(&line);
+    }
+}
