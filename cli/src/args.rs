@@ -125,7 +125,8 @@ pub struct UpdateArgs {
     )]
     pub from: Option<PathBuf>,
 
-    /// With --from: how many tokens are updated at once [default: 8].
+    /// With --from: how many tokens are updated at once [default: 4; under a quota more only queue for the
+    /// pace].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), requires = "from")]
     pub concurrency: Option<u16>,
 
