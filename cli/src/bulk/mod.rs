@@ -1,5 +1,7 @@
 //! Bulk mode: many token updates through one engine, which `update --from FILE` feeds from a JSONL file
-//! ([`update_from`]) and which takes any list of already-parsed [`Job`]s ([`run`]).
+//! ([`update_from`]) and which takes any list of already-parsed [`Job`]s ([`run`]). Another bulk command reads
+//! its input with [`input`], opens its journal and builds its client with [`setup`], calls [`run`], and exits
+//! with [`Summary::exit_code`].
 //!
 //! What the engine promises:
 //! - **Per-token order**: the jobs of one (portfolio, token) run one after another in the order given, whatever
@@ -25,6 +27,7 @@ pub mod journal;
 mod lines;
 mod plan;
 mod progress;
+pub mod setup;
 mod summary;
 
 use std::cell::{Cell, RefCell};
