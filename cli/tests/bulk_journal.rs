@@ -384,3 +384,28 @@ async fn kill_9_then_resume_applies_every_line_and_none_under_a_new_request_id()
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_input_file_given_as_the_journal_is_refused_and_left_alone() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(dir.path(), "in.jsonl", &to_strings(&lines(2)));
+    let before = std::fs::read(&file).unwrap();
+    let hard_link = dir.path().join("same.jsonl");
+    std::fs::hard_link(&file, &hard_link).unwrap();
+    for journal_path in [&file, &hard_link] {
+        let output = bulk(&server.base_url(), &file, &["--journal"])
+            .arg(journal_path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is the --from file itself"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the input is untouched");
+    assert_eq!(server.request_count(), 0);
+}

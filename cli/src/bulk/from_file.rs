@@ -23,6 +23,18 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     } else {
         path.display().to_string()
     };
+    // The journal appends to its file: given as the input too, it would write into the operator's file.
+    if let (Some(journal), Ok(input)) = (&journal, std::fs::metadata(path)) {
+        if journal.is_file(&input) {
+            return fail(
+                &format!(
+                    "--journal {} is the --from file itself; give another file",
+                    journal.path().display()
+                ),
+                Exit::Invalid,
+            );
+        }
+    }
     let lines = match input::open(path).and_then(|reader| input::read(reader, &[])) {
         Ok(lines) => lines,
         Err(err) => return fail(&format!("cannot read {shown}: {err}"), Exit::LocalIo),

@@ -102,7 +102,8 @@ pub fn parse(line: &Line, extra: &[&str]) -> Result<InputLine, InvalidLine> {
     let Ok(text) = std::str::from_utf8(&line.bytes) else {
         return Err(invalid("not UTF-8 text".to_owned(), prefix()));
     };
-    let text = text.trim();
+    // A byte-order mark, which some editors put at the start of a file, is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
     let input: Box<RawValue> = RawValue::from_string(text.to_owned())
         .map_err(|err| invalid(format!("not JSON: {}", without_position(&err)), prefix()))?;
     let UniqueObject(mut fields) = serde_json::from_str(text).map_err(|err| {
@@ -384,6 +385,13 @@ mod tests {
         );
         let line = read(text.as_bytes(), &["validFor"]).unwrap().pop().unwrap().unwrap();
         assert_eq!(line.extra.get("validFor"), Some(&Value::String("30d".into())));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_line() {
+        let text = format!("\u{feff}{{\"portfolio\": \"{P}\", \"token\": \"{T}\", \"ipsWhitelist\": [\"1.2.3.4\"]}}\n");
+        let line = read_all(text.as_bytes()).pop().unwrap().unwrap();
+        assert!(line.input.get().starts_with('{'));
     }
 
     #[test]

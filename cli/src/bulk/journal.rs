@@ -80,6 +80,8 @@ pub struct Journal {
     writable: bool,
     history: HashMap<(Uuid, Uuid), Vec<Entry>>,
     undecodable: usize,
+    /// Results without a key (written by an etoro-token before keys existed): they cannot be matched to a line.
+    unkeyed: usize,
     /// The file does not end with a newline (a record cut short): write one before the next record.
     needs_newline: bool,
 }
@@ -142,6 +144,7 @@ impl Journal {
                     writable: false,
                     history: HashMap::new(),
                     undecodable: 0,
+                    unkeyed: 0,
                     needs_newline: false,
                 })
             }
@@ -201,6 +204,7 @@ impl Journal {
             writable,
             history: HashMap::new(),
             undecodable: 0,
+            unkeyed: 0,
             needs_newline: false,
         };
         journal
@@ -231,6 +235,9 @@ impl Journal {
         let (Some(portfolio), Some(token), Some(body), Some(occurrence), Some(request_id)) =
             (seen.portfolio, seen.token, seen.body, seen.occurrence, seen.request_id)
         else {
+            if seen.outcome == "updated" {
+                self.unkeyed += 1;
+            }
             return;
         };
         let key = Key {
@@ -273,6 +280,27 @@ impl Journal {
         self.undecodable
     }
 
+    /// How many `updated` records carry no key (from an older etoro-token): they skip nothing.
+    pub fn unkeyed(&self) -> usize {
+        self.unkeyed
+    }
+
+    /// True when `other` is this very file (the input given as the journal, say).
+    pub fn is_file(&self, other: &std::fs::Metadata) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(ours) = file.metadata() {
+                return ours.dev() == other.dev() && ours.ino() == other.ino();
+            }
+        }
+        let _ = (file, other);
+        false
+    }
+
     /// The path, for messages.
     pub fn path(&self) -> &Path {
         &self.path
@@ -280,7 +308,7 @@ impl Journal {
 
     /// True when the file already held records.
     pub fn has_records(&self) -> bool {
-        !self.history.is_empty() || self.undecodable > 0
+        !self.history.is_empty() || self.undecodable > 0 || self.unkeyed > 0
     }
 
     /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call: no userspace buffer
@@ -459,6 +487,21 @@ mod tests {
         assert!(matches!(Journal::open_read_only(&path), Err(OpenError::Refused(_))));
         drop(first);
         assert!(Journal::open(&path).is_ok(), "free again once the first is closed");
+    }
+
+    #[test]
+    fn results_without_a_key_are_counted_not_matched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old");
+        let old = json!({ "line": 1, "outcome": "updated", "portfolio": P, "token": T, "requestId": Uuid::new_v4(),
+                          "input": { "portfolio": P, "token": T, "ipsWhitelist": ["1.1.1.1"] } });
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.unkeyed(), 1);
+        let (portfolio, token) = ids();
+        assert!(journal.history(portfolio, token).is_empty());
+        assert!(journal.is_file(&std::fs::metadata(&path).unwrap()));
+        assert!(!journal.is_file(&std::fs::metadata(dir.path()).unwrap()));
     }
 
     #[test]

@@ -132,6 +132,13 @@ fn announce(journal: &Journal, plan: &Plan) {
             journal.undecodable()
         ));
     }
+    if journal.unkeyed() > 0 {
+        output::note(&format!(
+            "warning: the journal {shown} holds {} result(s) of an older etoro-token, without the key of their \
+             line: they skip nothing",
+            journal.unkeyed()
+        ));
+    }
     if journal.has_records() {
         output::note(&format!(
             "resuming with the journal {shown}: {} of {} line(s) already done, skipped",
