@@ -23,27 +23,31 @@ Examples:
       --token 9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f --scope etoro-public:trade.real:read \\
       --ip 203.0.113.7 --expires-in 30d
 
-  # Many tokens from a file, one JSON object per line (portfolio, token and the API's body fields), e.g.
-  #   {\"portfolio\": \"3fa85f64-5717-4562-b3fc-2c963f66afa6\", \"token\": \"9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f\",
+  # Many tokens, one JSON object a line (portfolio, token and the API's body fields), e.g.
+  #   {\"portfolio\": \"3fa85f64-5717-4562-b3fc-2c963f66afa6\",
+  #    \"token\": \"9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f\",
   #    \"scopeNames\": [\"etoro-public:trade.real:read\"], \"ipsWhitelist\": [\"203.0.113.7\"]}
-  # Check first what would be sent (and what the journal would skip):
+  # (on one line). See first what would be sent, and what the journal would skip:
   etoro-token update --from tokens.jsonl --journal tokens.journal --dry-run
   etoro-token update --from tokens.jsonl --journal tokens.journal
 
-  # Resume after Ctrl-C, SIGTERM, a crash or a failure: the same command again. The journal skips, per
-  # token, the lines already done, and re-sends a line left unfinished under its request id.
+  # Resume after Ctrl-C, SIGTERM, a crash or a failure: the same command again. Per token,
+  # the journal skips the lines already done and re-sends a line left unfinished under its
+  # request id.
   etoro-token update --from tokens.jsonl --journal tokens.journal
 
-  # Results as JSON, one object per line, then a summary object:
-  etoro-token update --from tokens.jsonl --journal tokens.journal --json | jq -c 'select(.outcome != \"updated\")'
+  # Results as JSON, one object a line, then a summary object:
+  etoro-token update --from tokens.jsonl --journal tokens.journal --json \\
+      | jq -c 'select(.outcome != \"updated\")'
 
 Bulk mode (--from):
-  Lines naming the same token are applied one after another, in file order; a token ends as its last line
-  says. Every attempt, retries included, draws from one pace (--rate, and the server's RateLimit-* headers);
-  a 429 holds every request until its Retry-After, and a line waits for quota up to --deadline rather than
-  failing. A bad line is reported with its number and does not stop the others. The exit code is the
-  highest of all lines' codes (130 after Ctrl-C, 143 after SIGTERM: a first signal lets the requests in
-  flight finish, a second one quits at once).";
+  Lines naming the same token are applied one after another, in file order: a token ends as
+  its last line says. Every attempt, retries included, draws from one pace (--rate, and the
+  server's RateLimit-* headers); a 429 holds every request until its Retry-After, and a line
+  waits for quota up to --deadline rather than failing. A bad line is reported with its number
+  and does not stop the others. The exit code is the highest of all lines' codes; 130 after
+  Ctrl-C, 143 after SIGTERM (a first signal lets the requests in flight finish and prints the
+  command that resumes; a second one quits at once).";
 
 /// Change who may use an eToro agent-portfolio user token, from where, and until when.
 #[derive(Debug, Parser)]
