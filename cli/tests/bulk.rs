@@ -425,7 +425,8 @@ fn help_documents_the_bulk_flags_and_exit_codes() {
         "--deadline <DURATION>",
         "\"scopeNames\"",
         "Resume after Ctrl-C",
-        "130 after Ctrl-C, 143 after SIGTERM",
+        "130 after",
+        "143 after SIGTERM",
         "highest of all lines' codes",
         "5  local I/O failure",
     ] {
