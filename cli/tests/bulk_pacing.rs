@@ -37,7 +37,8 @@ fn a_429_holds_every_worker_until_its_retry_after_and_the_line_waits_instead_of_
     );
     let seen = server.seen();
     let limited = &seen[3];
-    let quiet = (limited.at + Duration::from_millis(100))..(limited.at + Duration::from_millis(900));
+    // Requests sent before the 429 was read may still arrive just after it: the window starts 300 ms later.
+    let quiet = (limited.at + Duration::from_millis(300))..(limited.at + Duration::from_millis(950));
     assert!(
         seen.iter().all(|s| !quiet.contains(&s.at)),
         "no worker sent during the pause: {:?}",
@@ -103,10 +104,11 @@ fn rate_spaces_every_attempt_retries_included() {
         .map(|pair| pair[1].at.duration_since(pair[0].at))
         .collect();
     assert!(
-        gaps.iter().all(|gap| *gap >= Duration::from_millis(80)),
-        "every attempt, retries included, is spaced: {gaps:?}"
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(120)),
+        "every attempt, retries included, is spaced (a busy machine may delay one by a little): {gaps:?}"
     );
-    assert!(seen[15].at.duration_since(seen[0].at) >= Duration::from_millis(1450));
+    // Turns are fixed times 200 ms apart, so the whole cannot be shorter than 15 of them.
+    assert!(seen[15].at.duration_since(seen[0].at) >= Duration::from_millis(2950));
 }
 
 #[test]
