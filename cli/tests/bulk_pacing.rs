@@ -91,8 +91,8 @@ fn rate_spaces_every_attempt_retries_included() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_lines(dir.path(), "in.jsonl", &to_strings(&lines(8)));
 
-    // 600 a minute: one attempt every 100 ms, from 4 workers.
-    let output = bulk(&server.base_url, &file, &["--concurrency", "4", "--rate", "600"])
+    // 300 a minute: one attempt every 200 ms, from 4 workers.
+    let output = bulk(&server.base_url, &file, &["--concurrency", "4", "--rate", "300"])
         .output()
         .unwrap();
 
