@@ -23,12 +23,31 @@ Examples:
       --token 9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f --scope etoro-public:trade.real:read \\
       --ip 203.0.113.7 --expires-in 30d
 
-  # Many tokens, one JSON object per line (portfolio, token and the API's body fields):
-  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\", \"ipsWhitelist\": [\"203.0.113.7\"]}
+  # Many tokens, one JSON object a line (portfolio, token and the API's body fields), e.g.
+  #   {\"portfolio\": \"3fa85f64-5717-4562-b3fc-2c963f66afa6\",
+  #    \"token\": \"9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f\",
+  #    \"scopeNames\": [\"etoro-public:trade.real:read\"], \"ipsWhitelist\": [\"203.0.113.7\"]}
+  # (on one line). See first what would be sent, and what the journal would skip:
+  etoro-token update --from tokens.jsonl --journal tokens.journal --dry-run
   etoro-token update --from tokens.jsonl --journal tokens.journal
 
-  # Resume after Ctrl-C or a crash: the same command again; the journal skips what is done.
-  etoro-token update --from tokens.jsonl --journal tokens.journal";
+  # Resume after Ctrl-C, SIGTERM, a crash or a failure: the same command again. Per token,
+  # the journal skips the lines already done and re-sends a line left unfinished under its
+  # request id.
+  etoro-token update --from tokens.jsonl --journal tokens.journal
+
+  # Results as JSON, one object a line, then a summary object:
+  etoro-token update --from tokens.jsonl --journal tokens.journal --json \\
+      | jq -c 'select(.outcome != \"updated\")'
+
+Bulk mode (--from):
+  Lines naming the same token are applied one after another, in file order: a token ends as
+  its last line says. Every attempt, retries included, draws from one pace (--rate, and the
+  server's RateLimit-* headers); a 429 holds every request until its Retry-After, and a line
+  waits for quota up to --deadline rather than failing. A bad line is reported with its number
+  and does not stop the others. The exit code is the highest of all lines' codes; 130 after
+  Ctrl-C, 143 after SIGTERM (a first signal lets the requests in flight finish and prints the
+  command that resumes; a second one quits at once).";
 
 /// Change who may use an eToro agent-portfolio user token, from where, and until when.
 #[derive(Debug, Parser)]
@@ -111,7 +130,8 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "UUID")]
     pub request_id: Option<Uuid>,
 
-    /// Apply one update per line of this JSONL file: {"portfolio", "token", and the API's body fields}.
+    /// Apply one update per line of this JSONL file ("-" reads standard input): {"portfolio", "token", and the
+    /// API's body fields}. Lines of one token are applied in file order; tokens run side by side.
     #[arg(
         long,
         value_name = "FILE.jsonl",
@@ -119,16 +139,24 @@ pub struct UpdateArgs {
     )]
     pub from: Option<PathBuf>,
 
-    /// With --from: how many updates may be in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), requires = "from")]
-    pub concurrency: u16,
+    /// With --from: how many tokens are updated at once [default: 4; under a quota more only queue for the
+    /// pace].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), requires = "from")]
+    pub concurrency: Option<u16>,
 
-    /// With --from: at most this many requests per minute [default: 60 against the real API (eToro's quota
-    /// per user key), unlimited against --mock or a loopback --base-url].
+    /// With --from: at most this many requests per minute, retries included [default: 60 against the real API
+    /// (eToro's quota per user key, shared with every endpoint), no limit of its own against --mock or a
+    /// loopback --base-url]. The RateLimit-* headers and 429 answers of the server are followed either way.
     #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..), requires = "from")]
     pub rate: Option<u32>,
 
-    /// With --from: record every result here (JSONL); a re-run with the same journal skips what succeeded.
+    /// With --from: how long one line may take in all, its retries and waits for quota included
+    /// (e.g. 15m, 1h) [default: 15m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "from")]
+    pub deadline: Option<Duration>,
+
+    /// With --from: record every line started and every result here (JSONL, created with mode 0600, locked
+    /// while the run lasts); running the same command again skips what is done and resumes the rest.
     #[arg(long, value_name = "FILE", requires = "from")]
     pub journal: Option<PathBuf>,
 
@@ -147,6 +175,24 @@ pub struct UpdateArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+impl UpdateArgs {
+    /// The first bulk-only flag given without `--from`, if any. (clap's `requires` does not fire here: it skips a
+    /// requirement that conflicts with a flag present, and `--from` conflicts with `--portfolio`.)
+    pub fn bulk_flag_without_from(&self) -> Option<&'static str> {
+        if self.from.is_some() {
+            return None;
+        }
+        [
+            ("--journal", self.journal.is_some()),
+            ("--concurrency", self.concurrency.is_some()),
+            ("--rate", self.rate.is_some()),
+            ("--deadline", self.deadline.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
 }
 
 /// The flags every command that talks to eToro shares.

@@ -7,7 +7,6 @@ mod cmd;
 mod connect;
 mod credentials;
 mod exit;
-mod journal;
 #[cfg(feature = "mock")]
 mod mock;
 mod output;

@@ -1,56 +1,16 @@
-//! `etoro-token update --from FILE.jsonl`: every line accounted for, faults survived, resumable, kill-safe.
+//! `etoro-token update --from FILE.jsonl`: every line accounted for, the order of each token's lines kept, bad
+//! lines refused one by one, results and exit codes as documented.
+
+mod bulk_support;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use etoro_mock::{Faults, MockConfig, MockServer};
+use bulk_support::*;
+use etoro_mock::{Faults, MockConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn lines(count: usize) -> Vec<Value> {
-    (0..count)
-        .map(|i| {
-            json!({
-                "portfolio": Uuid::new_v4(),
-                "token": Uuid::new_v4(),
-                "scopeNames": ["etoro-public:trade.real:read"],
-                "ipsWhitelist": [format!("203.0.113.{}", i % 250 + 1)],
-            })
-        })
-        .collect()
-}
-
-fn write_file(lines: &[String]) -> tempfile::NamedTempFile {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    for line in lines {
-        writeln!(file, "{line}").unwrap();
-    }
-    file
-}
-
-fn bulk(server: &MockServer, file: &std::path::Path, journal: &std::path::Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("etoro-token").unwrap();
-    cmd.env_clear()
-        .env("ETORO_API_KEY", "bulk-api-key")
-        .env("ETORO_USER_KEY", "bulk-user-key")
-        .args(["update", "--base-url", &server.base_url(), "--from"])
-        .arg(file)
-        .arg("--journal")
-        .arg(journal)
-        .args(extra)
-        .timeout(Duration::from_secs(120));
-    cmd
-}
-
-fn journal(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("every journal record is whole JSON"))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bulk_with_faults_accounts_for_every_line() {
@@ -63,35 +23,39 @@ async fn bulk_with_faults_accounts_for_every_line() {
         },
         ..MockConfig::default()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let mut text: Vec<String> = lines(40).iter().map(Value::to_string).collect();
+    let server = mock(config).await;
+    let mut text = to_strings(&lines(40));
     text[9] = r#"{"portfolio": "not-a-uuid", "token": "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f"}"#.to_owned();
     text[19] = json!({"portfolio": Uuid::new_v4(), "token": Uuid::new_v4(), "scopeIds": [200], "scopeNames": ["a:b"]})
         .to_string();
     text[29] = "{ broken json".to_owned();
-    let file = write_file(&text);
     let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(dir.path(), "in.jsonl", &text);
     let journal_path = dir.path().join("journal.jsonl");
 
     let output = bulk(
-        &server,
-        file.path(),
-        &journal_path,
-        &["--concurrency", "4", "--attempts", "10", "--json"],
+        &server.base_url(),
+        &file,
+        &["--concurrency", "4", "--attempts", "10", "--json", "--journal"],
     )
+    .arg(&journal_path)
     .output()
     .unwrap();
 
     assert_eq!(
         output.status.code(),
         Some(2),
-        "invalid lines make the worst outcome 'invalid'"
+        "the worst outcome is 'invalid': {}",
+        stderr(&output)
     );
-    let records = journal(&journal_path);
-    assert_eq!(records.len(), 40, "one record per line");
-    let by_line: HashMap<u64, &Value> = records.iter().map(|r| (r["line"].as_u64().unwrap(), r)).collect();
-    assert_eq!(by_line.len(), 40);
-    for (line, record) in &by_line {
+    let results = journal(&journal_path);
+    let finished: HashMap<u64, &Value> = results
+        .iter()
+        .filter(|r| r["outcome"] != "started")
+        .map(|r| (r["line"].as_u64().unwrap(), r))
+        .collect();
+    assert_eq!(finished.len(), 40, "one result per line");
+    for (line, record) in &finished {
         let expected = if [10, 20, 30].contains(line) {
             "invalid"
         } else {
@@ -99,168 +63,373 @@ async fn bulk_with_faults_accounts_for_every_line() {
         };
         assert_eq!(record["outcome"], expected, "line {line}: {record}");
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("line 10: invalid") && stderr.contains("line 30: invalid"),
-        "{stderr}"
-    );
-    let summary: Value = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    assert_eq!(records(&results, "started").len(), 37, "a started record per line sent");
+
+    // stdout: one JSON object per result, in completion order, then the summary.
+    let out: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), 41);
+    assert!(out[..40]
+        .iter()
+        .all(|r| r["outcome"] == "updated" || r["outcome"] == "invalid"));
+    let summary = &out[40]["summary"];
     assert_eq!(
-        summary,
-        json!({ "updated": 37, "failed": 0, "invalid": 3, "skipped": 0 })
+        (
+            &summary["updated"],
+            &summary["invalid"],
+            &summary["failed"],
+            &summary["refused"]
+        ),
+        (&json!(37), &json!(3), &json!(0), &json!(0))
     );
+    assert_eq!(
+        (&summary["skipped"], &summary["notSent"], &summary["exitCode"]),
+        (&json!(0), &json!(0), &json!(2))
+    );
+    assert!(summary["elapsedSeconds"].as_f64().is_some());
     assert!(
         server.requests().iter().any(|r| r.status == 429),
         "faults were injected"
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_resumed_run_sends_nothing_for_finished_lines() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), MockConfig::default())
-        .await
-        .unwrap();
-    let mut input = lines(12);
-    let file = write_file(&input.iter().map(Value::to_string).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let journal_path = dir.path().join("journal.jsonl");
-
-    bulk(&server, file.path(), &journal_path, &[]).assert().success();
-    assert_eq!(server.request_count(), 12);
-
-    bulk(&server, file.path(), &journal_path, &[]).assert().success();
-    assert_eq!(server.request_count(), 12, "the second run skips every finished line");
-
-    // An edited line is a different update: it runs again, and only it.
-    input[5]["ipsWhitelist"] = json!(["198.51.100.1"]);
-    let edited = write_file(&input.iter().map(Value::to_string).collect::<Vec<_>>());
-    bulk(&server, edited.path(), &journal_path, &[]).assert().success();
-    assert_eq!(server.request_count(), 13);
-}
-
-fn journal_lines(path: &std::path::Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|text| text.lines().count())
-        .unwrap_or(0)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn killing_a_run_loses_no_completed_result() {
-    let config = MockConfig {
-        faults: Faults {
-            latency: Duration::from_millis(40),
-            ..Faults::default()
-        },
-        ..MockConfig::default()
-    };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let file = write_file(&lines(60).iter().map(Value::to_string).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let journal_path = dir.path().join("journal.jsonl");
-
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("etoro-token"))
-        .env_clear()
-        .env("ETORO_API_KEY", "k")
-        .env("ETORO_USER_KEY", "u")
-        .args([
-            "update",
-            "--base-url",
-            &server.base_url(),
-            "--concurrency",
-            "2",
-            "--from",
-        ])
-        .arg(file.path())
-        .arg("--journal")
-        .arg(&journal_path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill once some results are in, however slowly the machine started the process.
-    let started = std::time::Instant::now();
-    while journal_lines(&journal_path) < 5 && started.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let updated = out.iter().find(|r| r["outcome"] == "updated").unwrap();
+    for field in [
+        "line",
+        "portfolio",
+        "token",
+        "requestId",
+        "status",
+        "attempts",
+        "input",
+        "body",
+        "occurrence",
+    ] {
+        assert!(updated.get(field).is_some(), "{field} missing from {updated}");
     }
-    child.kill().unwrap(); // SIGKILL: no chance to flush anything
-    child.wait().unwrap();
-
-    let first = journal(&journal_path);
-    let answered = server.requests().iter().filter(|r| r.status == 204).count();
-    assert!(
-        !first.is_empty() && first.len() < 60,
-        "killed mid-run: {} records",
-        first.len()
-    );
-    // Requests still in flight when killed (at most --concurrency) may be answered but not yet recorded.
-    assert!(
-        first.len() + 2 >= answered,
-        "{} records for {answered} answered requests",
-        first.len()
-    );
-
-    bulk(&server, file.path(), &journal_path, &["--concurrency", "2"])
-        .assert()
-        .success();
-    let updated: std::collections::HashSet<u64> = journal(&journal_path)
-        .iter()
-        .filter(|r| r["outcome"] == "updated")
-        .map(|r| r["line"].as_u64().unwrap())
-        .collect();
-    assert_eq!(updated.len(), 60, "after the resume every line is updated");
-    assert!(
-        server.request_count() <= 60 + 2,
-        "the resume repeated at most the in-flight requests"
-    );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bulk_dry_run_prints_one_request_per_line_and_sends_nothing() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), MockConfig::default())
-        .await
-        .unwrap();
-    let file = write_file(&lines(3).iter().map(Value::to_string).collect::<Vec<_>>());
+#[test]
+fn the_last_line_of_a_token_wins_whatever_the_retries() {
+    // The first attempt of the token's first line fails (503, come back in 1 s); everything else succeeds.
+    let server = Scripted::start(|index, _| match index {
+        0 => (503, vec![("retry-after", "1".to_owned())]),
+        _ => (204, vec![]),
+    });
+    let (portfolio, token, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let first = json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["198.51.100.1"] });
+    let last = json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["198.51.100.2"] });
+    let side = json!({ "portfolio": portfolio, "token": other, "ipsWhitelist": ["198.51.100.3"] });
     let dir = tempfile::tempdir().unwrap();
-    let output = bulk(&server, file.path(), &dir.path().join("j"), &["--dry-run"])
-        .output()
+    let file = write_lines(
+        dir.path(),
+        "in.jsonl",
+        &to_strings(&[first, last.clone(), side.clone()]),
+    );
+
+    let output = bulk(&server.base_url, &file, &["--concurrency", "4"]).output().unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let seen = server.seen();
+    let ours: Vec<&Seen> = seen.iter().filter(|s| s.path == path_of(&last)).collect();
+    let statuses: Vec<u16> = ours.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [503, 204, 204], "line 1, its retry, then line 2");
+    assert_eq!(ours[0].request_id, ours[1].request_id, "a retry keeps its request id");
+    assert_eq!(
+        ours[2].body,
+        body_of(&last),
+        "the token ends as the file's last line says"
+    );
+    // The other token did not wait for the first one's retry.
+    let side_at = seen.iter().position(|s| s.path == path_of(&side)).unwrap();
+    let retry_at = seen
+        .iter()
+        .position(|s| s.request_id == ours[1].request_id && s.status == 204)
         .unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 3);
-    assert_eq!(server.request_count(), 0);
+    assert!(side_at < retry_at, "tokens run side by side: {seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_line_with_an_unknown_or_misspelled_field_is_invalid() {
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), MockConfig::default())
-        .await
-        .unwrap();
+    let server = mock(MockConfig::default()).await;
     let (portfolio, token) = (Uuid::new_v4(), Uuid::new_v4());
-    let file = write_file(&[
-        json!({ "portfolio": portfolio, "token": token, "scopeNamez": ["a:b"], "ipsWhitelist": ["203.0.113.7"] })
-            .to_string(),
-        json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.300"] }).to_string(),
-        json!({ "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
-        json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
-    ]);
     let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(
+        dir.path(),
+        "in.jsonl",
+        &[
+            json!({ "portfolio": portfolio, "token": token, "scopeNamez": ["a:b"], "ipsWhitelist": ["203.0.113.7"] })
+                .to_string(),
+            json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.300"] }).to_string(),
+            json!({ "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
+            json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string(),
+        ],
+    );
     let journal_path = dir.path().join("journal.jsonl");
 
-    let output = bulk(&server, file.path(), &journal_path, &[]).output().unwrap();
+    let output = bulk(&server.base_url(), &file, &["--journal"])
+        .arg(&journal_path)
+        .output()
+        .unwrap();
 
     assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let err = stderr(&output);
+    assert!(err.contains("line 1: invalid") && err.contains("scopeNamez"), "{err}");
     assert!(
-        stderr.contains("line 1: invalid") && stderr.contains("scopeNamez"),
-        "{stderr}"
+        err.contains("line 2: invalid: ipsWhitelist: invalid IPv4"),
+        "the field is named: {err}"
     );
-    assert!(
-        stderr.contains("line 2: invalid") && stderr.contains("line 3: invalid"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("portfolio"), "the missing field is named: {stderr}");
+    assert!(err.contains("line 3: invalid: portfolio: missing"), "{err}");
     assert_eq!(server.request_count(), 1, "only the valid line is sent");
     let outcomes: Vec<_> = journal(&journal_path)
         .iter()
         .map(|r| r["outcome"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(outcomes, ["invalid", "invalid", "invalid", "updated"]);
+    assert_eq!(outcomes, ["invalid", "invalid", "invalid", "started", "updated"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_lines_are_one_invalid_line_each_and_only_a_short_escaped_prefix_is_echoed() {
+    let server = mock(MockConfig::default()).await;
+    let (portfolio, token) = (Uuid::new_v4(), Uuid::new_v4());
+    let good = json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.7"] }).to_string();
+    let mut text = Vec::new();
+    // 1: a duplicate key.
+    writeln!(
+        text,
+        r#"{{"portfolio": "{portfolio}", "token": "{token}", "ipsWhitelist": ["1.1.1.1"], "ipsWhitelist": ["2.2.2.2"]}}"#
+    )
+    .unwrap();
+    // 2: not UTF-8.
+    text.extend_from_slice(b"{\"portfolio\": \"\xff\xfe\", \"token\": 1}\n");
+    // 3: over 64 KiB, with a secret-looking tail that must never be echoed.
+    text.extend_from_slice(b"{\"portfolio\": \"");
+    text.extend(std::iter::repeat_n(b'a', 70 * 1024));
+    text.extend_from_slice(b"TAIL-MARKER\"}\n");
+    // 4: not JSON, with an escape sequence that would recolour a terminal.
+    text.extend_from_slice(b"\x1b[31m{ not json\n");
+    // 5: fine.
+    text.extend_from_slice(good.as_bytes());
+    text.push(b'\n');
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let journal_path = dir.path().join("journal.jsonl");
+
+    let output = bulk(&server.base_url(), &file, &["--journal"])
+        .arg(&journal_path)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(r#"line 1: invalid: duplicate key "ipsWhitelist""#),
+        "{err}"
+    );
+    assert!(err.contains("line 2: invalid: not UTF-8 text"), "{err}");
+    assert!(err.contains("line 3: invalid: longer than 64 KiB"), "{err}");
+    assert!(err.contains("line 4: invalid: not JSON"), "{err}");
+    assert!(!err.contains('\u{1b}'), "control characters are escaped: {err:?}");
+    let journal_text = std::fs::read_to_string(&journal_path).unwrap();
+    for text in [&err, &journal_text] {
+        assert!(!text.contains("TAIL-MARKER"), "only a prefix of a long line is echoed");
+        assert!(
+            !text.contains(&"a".repeat(81)),
+            "at most 80 characters of a long line are echoed"
+        );
+    }
+    assert!(!journal_text.contains('\u{1b}'), "the journal escapes them too");
+    assert_eq!(server.request_count(), 1, "the good line is sent");
+    assert_eq!(records(&journal(&journal_path), "invalid").len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dash_reads_standard_input() {
+    let server = mock(MockConfig::default()).await;
+    let input = to_strings(&lines(3)).join("\n");
+    let output = bulk(&server.base_url(), std::path::Path::new("-"), &[])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(server.request_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_cannot_be_read_exits_5_and_sends_nothing() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for path in [dir.path().join("missing.jsonl"), dir.path().to_owned()] {
+        let output = bulk(&server.base_url(), &path, &[]).output().unwrap();
+        assert_eq!(output.status.code(), Some(5), "{}", path.display());
+        assert!(
+            stderr(&output).contains(&format!("cannot read {}", path.display())),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(server.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_flags_without_from_are_refused_naming_the_flag() {
+    let server = mock(MockConfig::default()).await;
+    for (flag, value) in [
+        ("--journal", "j"),
+        ("--concurrency", "2"),
+        ("--rate", "5"),
+        ("--deadline", "5m"),
+    ] {
+        let output = assert_cmd::Command::cargo_bin("etoro-token")
+            .unwrap()
+            .env_clear()
+            .env("ETORO_API_KEY", API_KEY)
+            .env("ETORO_USER_KEY", USER_KEY)
+            .args(["update", "--base-url", &server.base_url()])
+            .args([
+                "--portfolio",
+                &Uuid::new_v4().to_string(),
+                "--token",
+                &Uuid::new_v4().to_string(),
+            ])
+            .args(["--ip", "203.0.113.7", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr(&output).contains(&format!("{flag} applies to bulk mode only")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(server.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dry_run_honours_json_and_counts_what_would_be_sent() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = lines(3);
+    let mut text = to_strings(&input);
+    let journal_path = dir.path().join("journal.jsonl");
+    // A first run does line 1 of 3.
+    let first = write_lines(dir.path(), "first.jsonl", &text[..1]);
+    bulk(&server.base_url(), &first, &["--journal"])
+        .arg(&journal_path)
+        .assert()
+        .success();
+    text.push("{ invalid".to_owned());
+    let file = write_lines(dir.path(), "in.jsonl", &text);
+    let before = std::fs::read(&journal_path).unwrap();
+
+    let json = bulk(&server.base_url(), &file, &["--dry-run", "--json", "--journal"])
+        .arg(&journal_path)
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(2), "an invalid line: {}", stderr(&json));
+    let out: Vec<Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let requests: Vec<&Value> = out.iter().filter(|v| v["dryRun"] == true).collect();
+    assert_eq!(requests.len(), 2, "lines 2 and 3: {out:?}");
+    assert_eq!(requests[0]["headers"]["x-api-key"], "[REDACTED]");
+    assert_eq!(requests[0]["body"], body_of(&input[1]));
+    let summary = &out.last().unwrap()["summary"];
+    assert_eq!(
+        (&summary["wouldSend"], &summary["skipped"], &summary["invalid"]),
+        (&json!(2), &json!(1), &json!(1))
+    );
+
+    let text_run = bulk(&server.base_url(), &file, &["--dry-run", "--journal"])
+        .arg(&journal_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&text_run).matches("curl -X PATCH").count(),
+        2,
+        "{}",
+        stdout(&text_run)
+    );
+    assert!(
+        stderr(&text_run).contains(
+            "dry run: 2 line(s) would be sent, 1 skipped (already done per the journal), 1 refused (invalid)"
+        ),
+        "{}",
+        stderr(&text_run)
+    );
+    assert!(!stdout(&text_run).contains(API_KEY) && !stdout(&text_run).contains(USER_KEY));
+    assert_eq!(server.request_count(), 1, "only the first run sent anything");
+    assert_eq!(
+        std::fs::read(&journal_path).unwrap(),
+        before,
+        "a dry run writes no journal"
+    );
+
+    let fresh = dir.path().join("fresh.journal");
+    bulk(&server.base_url(), &file, &["--dry-run", "--journal"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(!fresh.exists(), "a dry run creates no journal");
+}
+
+#[test]
+fn the_exit_code_is_the_highest_of_all_lines_and_the_summary_counts_each_outcome() {
+    let refused = Uuid::new_v4();
+    let failing = Uuid::new_v4();
+    let server = Scripted::start(move |_, seen| {
+        if seen.path.ends_with(&refused.to_string()) {
+            (404, vec![])
+        } else if seen.path.ends_with(&failing.to_string()) {
+            (500, vec![])
+        } else {
+            (204, vec![])
+        }
+    });
+    let portfolio = Uuid::new_v4();
+    let line = |token: Uuid| json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.9"] });
+    let dir = tempfile::tempdir().unwrap();
+    let all = [
+        line(Uuid::new_v4()).to_string(),
+        line(refused).to_string(),
+        "not json".to_owned(),
+        line(failing).to_string(),
+    ];
+    let file = write_lines(dir.path(), "in.jsonl", &all);
+    let output = bulk(&server.base_url, &file, &["--attempts", "2"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 updated, 1 refused, 1 failed, 1 invalid, 0 skipped (already done), 0 not sent"),
+        "{}",
+        stderr(&output)
+    );
+    let without_failure = write_lines(dir.path(), "some.jsonl", &all[..3]);
+    let output = bulk(&server.base_url, &without_failure, &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "a refusal beats an invalid line");
+}
+
+#[test]
+fn help_documents_the_bulk_flags_and_exit_codes() {
+    let output = assert_cmd::Command::cargo_bin("etoro-token")
+        .unwrap()
+        .args(["update", "--help"])
+        .output()
+        .unwrap();
+    let help = stdout(&output);
+    for text in [
+        "--journal <FILE>",
+        "--concurrency <N>",
+        "--rate <PER_MINUTE>",
+        "--deadline <DURATION>",
+        "\"scopeNames\"",
+        "Resume after Ctrl-C",
+        "130 after",
+        "143 after SIGTERM",
+        "highest of all lines' codes",
+        "5  local I/O failure",
+    ] {
+        assert!(help.contains(text), "{text:?} missing from `update --help`");
+    }
 }

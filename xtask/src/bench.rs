@@ -23,6 +23,10 @@
 //! | `bulk_cli_peak_rss_mib` | the CLI's peak RSS in MiB (a size, not a ratio) | < 40 |
 //! | `oneshot_cli_over_curl` | one `etoro-token update` process / one `curl`, wall time | ≤ 1.5 |
 //! | `regen_check_seconds` | `cargo xtask regen --check`, already built, in seconds (a time, not a ratio) | — |
+//! | `quota_elapsed_over_least_headers` | a bulk run against the mock's quota (50/5s, background 10/5s, `RateLimit-*` headers): elapsed / the least possible (lines / 40 per 5 s) | ≤ 1.10 |
+//! | `quota_429s_headers` | the 429 answers of that run (a count) | = 0 |
+//! | `quota_elapsed_over_least_no_headers` | the same run with the `RateLimit-*` headers stripped by a proxy: elapsed / the least possible (context) | — |
+//! | `quota_lines_not_applied_once` | lines of both runs not applied exactly once, failed lines included (a count) | = 0 |
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -192,6 +196,8 @@ pub enum Goal {
     AtLeast(f64),
     /// Below this much (the memory row, whose value is in MiB).
     Below(f64),
+    /// A count that must be zero (429 answers, lines not applied exactly once).
+    Zero,
     /// Reported for information only.
     None,
 }
@@ -206,6 +212,7 @@ impl Goal {
             Goal::AtMost(limit) => Some(value <= limit),
             Goal::AtLeast(limit) => Some(value >= limit),
             Goal::Below(limit) => Some(value < limit),
+            Goal::Zero => Some(value == 0.0),
             Goal::None => None,
         }
     }
@@ -217,6 +224,7 @@ impl fmt::Display for Goal {
             Goal::AtMost(limit) => write!(f, "≤ {limit}"),
             Goal::AtLeast(limit) => write!(f, "≥ {limit}"),
             Goal::Below(limit) => write!(f, "< {limit}"),
+            Goal::Zero => f.write_str("= 0"),
             Goal::None => f.write_str("—"),
         }
     }
@@ -333,8 +341,9 @@ pub fn render_markdown(machine: &Machine, rows: &[Row], notes: &[String]) -> Str
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for row in rows {
         let ratio = match (row.goal, row.range) {
-            // The memory row's value is a size in MiB, not a ratio.
+            // The memory row's value is a size in MiB, not a ratio; a count row's is a count.
             (Goal::Below(_), _) => format!("{:.1} MiB", row.value),
+            (Goal::Zero, _) => format!("{:.0}", row.value),
             (_, Some((low, high))) if !row.value.is_nan() => {
                 format!("{} ({}–{})", ratio_text(row.value), range_text(low), range_text(high))
             }
@@ -382,6 +391,8 @@ mod tests {
         assert_eq!(Goal::AtMost(1.05).met(1.05), Some(true));
         assert_eq!(Goal::AtLeast(0.9).met(0.89), Some(false));
         assert_eq!(Goal::Below(40.0).met(40.0), Some(false));
+        assert_eq!(Goal::Zero.met(0.0), Some(true));
+        assert_eq!(Goal::Zero.met(1.0), Some(false));
         assert_eq!(Goal::None.met(1.0), None);
         assert_eq!(Goal::AtLeast(5.0).met(f64::NAN), None);
     }

@@ -12,6 +12,16 @@ use crate::{bulk, output, report_error};
 
 /// Runs `update`: one token from the flags, or a file with `--from`.
 pub async fn run(args: UpdateArgs) -> Exit {
+    if let Some(flag) = args.bulk_flag_without_from() {
+        output::note(&format!(
+            "error: {flag} applies to bulk mode only: give --from FILE.jsonl (nothing was sent)"
+        ));
+        return Exit::Invalid;
+    }
+    if let Some(path) = &args.from {
+        // Bulk mode builds its own client: one pace for every attempt, and a deadline that waits for quota.
+        return bulk::update_from(&args, path).await;
+    }
     let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
     let connected = match connect(&args.connection, args.api.into(), retry, None).await {
         Ok(connected) => connected,
@@ -20,10 +30,7 @@ pub async fn run(args: UpdateArgs) -> Exit {
             return exit;
         }
     };
-    match &args.from {
-        Some(path) => bulk::run(&connected.client, path, &args).await,
-        None => single(&connected.client, &args).await,
-    }
+    single(&connected.client, &args).await
 }
 
 /// The update the flags describe.

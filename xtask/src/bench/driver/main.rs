@@ -6,10 +6,12 @@
 //! `xtask-bench raw-bulk ...` is the raw-reqwest bulk baseline, run as a child process as the CLI is;
 //! `xtask-bench measure ...` runs one child and reports its time and peak memory;
 //! `xtask-bench probe wrapper|reqwest|hyper mock|bare N CONCURRENCY` runs one workload alone, to profile it
-//! (`perf record -g target/release/xtask-bench probe ...`).
+//! (`perf record -g target/release/xtask-bench probe ...`);
+//! `xtask-bench quota LINES --cli PATH --out DIR` runs the quota measurement alone.
 
 mod clients;
 mod procs;
+mod quota;
 mod servers;
 
 use std::collections::BTreeMap;
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Some("raw-bulk") => procs::raw_bulk(&args[1..]),
         Some("measure") => procs::measure_main(&args[1..]),
         Some("probe") => probe(&args[1..]),
+        Some("quota") => quota::quota_main(&args[1..]),
         _ => Options::parse(&args).and_then(run),
     };
     match result {
@@ -103,6 +106,8 @@ struct Plan {
     python_sample: usize,
     oneshot_runs: usize,
     regen_runs: usize,
+    /// Lines of the quota measurement (at 40 per 5 s: 8 a second).
+    quota_lines: usize,
 }
 
 impl Plan {
@@ -122,6 +127,7 @@ impl Plan {
         python_sample: 2_000,
         oneshot_runs: 15,
         regen_runs: 3,
+        quota_lines: 500,
     };
     const QUICK: Plan = Plan {
         warmup: 20,
@@ -139,6 +145,7 @@ impl Plan {
         python_sample: 200,
         oneshot_runs: 3,
         regen_runs: 1,
+        quota_lines: 80,
     };
 
     fn to_json(self) -> Value {
@@ -148,7 +155,7 @@ impl Plan {
             "bulk_lines": self.bulk_n, "bulk_runs": self.bulk_runs, "baseline_runs": self.side_runs,
             "curl_sample": self.curl_sample,
             "python_sample": self.python_sample, "oneshot_runs": self.oneshot_runs, "regen_runs": self.regen_runs,
-            "warmup_requests": self.warmup,
+            "warmup_requests": self.warmup, "quota_lines": self.quota_lines,
         })
     }
 }
@@ -214,16 +221,18 @@ fn run(options: Options) -> Result<(), String> {
     let mut report = Report::default();
 
     let step = |name: &str| eprintln!("bench: {name} ({:.0} s so far)", started.elapsed().as_secs_f64());
-    step("1/5 sequential per-request overhead");
+    step("1/6 sequential per-request overhead");
     sequential(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("2/5 concurrent throughput");
+    step("2/6 concurrent throughput");
     concurrent(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("3/5 bulk from a file");
+    step("3/6 bulk from a file");
     bulk(&servers, &options, &wire, plan, &mut report)?;
-    step("4/5 one-shot latency");
+    step("4/6 one-shot latency");
     oneshot(&servers, &options, &wire, plan, &mut report)?;
-    step("5/5 regen");
+    step("5/6 regen");
     regen(&options, plan, &mut report)?;
+    step("6/6 quota efficiency");
+    quota::quota(&servers, &options.cli, &options.out, plan.quota_lines, &mut report)?;
     drop(client_rt);
     drop(servers);
 
@@ -614,8 +623,13 @@ impl Runs {
     }
 }
 
-fn line_count(path: &Path) -> usize {
-    std::fs::read_to_string(path).map_or(0, |text| text.lines().count())
+/// The `updated` records of a bulk journal (each line also has a `started` record before it is sent).
+fn updated_records(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |text| {
+        text.lines()
+            .filter(|line| serde_json::from_str::<Value>(line).is_ok_and(|record| record["outcome"] == "updated"))
+            .count()
+    })
 }
 
 fn bulk(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report: &mut Report) -> Result<(), String> {
@@ -675,8 +689,11 @@ fn bulk(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report: &
             if seen != Some(plan.bulk_n) {
                 return Err(format!("bulk {}: the mock saw {seen:?} requests", variant.key()));
             }
-            if variant == BulkVariant::CliJournal && line_count(&journal) != plan.bulk_n {
-                return Err(format!("bulk: the journal has {} records", line_count(&journal)));
+            if variant == BulkVariant::CliJournal && updated_records(&journal) != plan.bulk_n {
+                return Err(format!(
+                    "bulk: the journal has {} `updated` records",
+                    updated_records(&journal)
+                ));
             }
             runs.entry(variant.key()).or_default().push(&measured);
         }
@@ -1073,6 +1090,15 @@ mod tests {
         assert_eq!(rotated(&[1, 2, 3], 0), [1, 2, 3]);
         assert_eq!(rotated(&[1, 2, 3], 1), [2, 3, 1]);
         assert_eq!(rotated(&[1, 2, 3], 4), [2, 3, 1]);
+    }
+
+    #[test]
+    fn the_journal_check_counts_results_not_started_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let text = "{\"outcome\":\"started\"}\n{\"outcome\":\"updated\"}\n{\"outcome\":\"updated\"\n";
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(updated_records(&path), 1, "a cut record does not count");
     }
 
     #[test]

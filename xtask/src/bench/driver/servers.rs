@@ -1,5 +1,7 @@
-//! The loopback servers the bench targets: the eToro mock (every check on) and a bare hyper responder that
-//! reads the body and answers 204, to show what the clients cost without the mock's validation.
+//! The loopback servers the bench targets: the eToro mock (every check on; for the quota measurement, with a
+//! quota), a bare hyper responder that reads the body and answers 204, to show what the clients cost without the
+//! mock's validation, and a proxy that removes the mock's `RateLimit-*` headers (the mock always sends them with
+//! a quota), to see how a bulk run paces itself from 429s alone.
 
 use std::convert::Infallible;
 use std::io;
@@ -13,7 +15,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -69,7 +73,34 @@ impl Running {
     pub fn requests_seen(&self) -> Option<usize> {
         self.mock.as_ref().map(MockServer::request_count)
     }
+
+    /// The mock, when the target is one.
+    pub fn mock(&self) -> Option<&MockServer> {
+        self.mock.as_ref()
+    }
 }
+
+/// A proxy in front of a target that removes the `RateLimit-*` headers from its answers (not `Retry-After`).
+/// It stops when dropped.
+pub struct StrippingProxy {
+    base_url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl StrippingProxy {
+    /// The URL to point a client at.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
+/// The headers the proxy removes.
+const RATE_LIMIT_HEADERS: [&str; 4] = [
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+];
 
 impl Servers {
     /// Starts the server runtime (two workers) and the bare responder.
@@ -106,6 +137,27 @@ impl Servers {
                 })
             }
         }
+    }
+
+    /// A fresh mock with `config` (a quota, say).
+    pub fn mock_with(&self, config: MockConfig) -> io::Result<Running> {
+        let mock = self
+            .runtime
+            .block_on(MockServer::start(([127, 0, 0, 1], 0).into(), config))?;
+        Ok(Running {
+            base_url: mock.base_url(),
+            mock: Some(mock),
+        })
+    }
+
+    /// A proxy to `target` that strips the `RateLimit-*` headers, on the servers' runtime.
+    pub fn stripping_proxy(&self, target: &Running) -> io::Result<StrippingProxy> {
+        let upstream = target.base_url.clone();
+        let (addr, stop) = self.runtime.block_on(start_proxy(upstream))?;
+        Ok(StrippingProxy {
+            base_url: format!("http://{addr}"),
+            _stop: stop,
+        })
     }
 
     /// Stops a target (a mock; the bare responder keeps running), waiting at most a few seconds.
@@ -147,6 +199,47 @@ async fn start_bare() -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
         }
     });
     Ok((addr, stop))
+}
+
+async fn start_proxy(upstream: String) -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let client: HyperClient<HttpConnector, Incoming> = HyperClient::builder(TokioExecutor::new()).build_http();
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let (client, upstream) = (client.clone(), upstream.clone());
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request| forward(client.clone(), upstream.clone(), request));
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    });
+                }
+            }
+        }
+    });
+    Ok((addr, stop))
+}
+
+/// Sends `request` on to `upstream` and answers with its answer, less the `RateLimit-*` headers.
+async fn forward(
+    client: HyperClient<HttpConnector, Incoming>,
+    upstream: String,
+    mut request: Request<Incoming>,
+) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+    let path = request.uri().path_and_query().map_or("/", |path| path.as_str());
+    if let Ok(uri) = format!("{upstream}{path}").parse() {
+        *request.uri_mut() = uri;
+    }
+    let mut response = client.request(request).await?;
+    for name in RATE_LIMIT_HEADERS {
+        response.headers_mut().remove(name);
+    }
+    Ok(response)
 }
 
 /// Reads the whole body (as any real handler must, to keep the connection reusable), then answers 204.

@@ -1,0 +1,497 @@
+//! Bulk mode: many token updates through one engine, which `update --from FILE` feeds from a JSONL file
+//! ([`update_from`]) and which takes any list of already-parsed [`Job`]s ([`run`]). Another bulk command reads
+//! its input with [`input`], opens its journal and builds its client with [`setup`], calls [`run`], and exits
+//! with [`Summary::exit_code`].
+//!
+//! What the engine promises:
+//! - **Per-token order**: the jobs of one (portfolio, token) run one after another in the order given, whatever
+//!   their retries; different tokens run side by side, up to [`Options::concurrency`] at once. A token ends in
+//!   the state its last job asks for.
+//! - **One pace**: every attempt goes through the client, so through its [`etoro_client::Pacer`] (retries
+//!   included); a 429 holds every worker until its `Retry-After`, and a job that meets one waits for quota
+//!   within the client's deadline instead of failing.
+//! - **A journal** ([`journal::Journal`]): a `started` record with the request id before the first attempt of a
+//!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]) and
+//!   re-sends a job left unfinished under its request id. A journal that cannot be written stops the run (exit
+//!   5): no new job starts, the ones in flight finish and are reported.
+//! - **Signals**: the first Ctrl-C or SIGTERM stops starting jobs, lets the ones in flight finish, prints the
+//!   summary and how to resume (exit 130 or 143); a second one quits at once.
+//! - **Output**: with `json`, one JSON object per result on stdout in completion order (a journal record's
+//!   shape), then the summary object; otherwise results and summary as text on stderr, with a progress line on a
+//!   terminal.
+
+mod from_file;
+pub mod input;
+mod interrupt;
+pub mod journal;
+mod lines;
+mod plan;
+mod progress;
+pub mod setup;
+mod summary;
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use chrono::Utc;
+use etoro_client::{Client, Error, Pacer, Updated};
+use futures::stream::{self, StreamExt};
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::cmd::update::print_prepared;
+use crate::exit::{exit_for, Exit};
+use crate::output;
+use crate::report::Report;
+
+pub use from_file::update_from;
+use input::InvalidLine;
+use interrupt::Interrupt;
+use journal::{Journal, Record};
+use plan::{Plan, Planned};
+use progress::{Progress, Snapshot};
+pub use summary::{Stop, Summary};
+
+/// One update to make.
+pub struct Job {
+    /// Where it comes from (a line number), for messages and records.
+    pub line: u64,
+    /// The agent-portfolio.
+    pub portfolio: Uuid,
+    /// The user token.
+    pub token: Uuid,
+    /// The update, already checked.
+    pub update: etoro_client::TokenUpdate,
+    /// The job's key in the journal: the request body in one canonical form (so that key order and whitespace
+    /// do not matter). Jobs with the same portfolio, token and body are told apart by their order.
+    pub body: Box<RawValue>,
+    /// The input as given, recorded with the result.
+    pub input: Box<RawValue>,
+}
+
+/// How to run the jobs.
+pub struct Options {
+    /// How many tokens are worked on at once (at least 1).
+    pub concurrency: usize,
+    /// Results as JSON objects on stdout, instead of text on stderr.
+    pub json: bool,
+    /// Print the requests instead of sending them.
+    pub dry_run: bool,
+    /// Where results are recorded, and what earlier runs did.
+    pub journal: Option<Journal>,
+}
+
+/// How often the progress line is redrawn.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Runs `jobs` (and reports `invalid`, the lines that could not become jobs) under `options`, and returns what
+/// happened. It prints every result, the summary and, when the run stopped early, how to resume.
+pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, options: Options) -> Summary {
+    let started = Instant::now();
+    let plan = plan::plan(jobs, options.journal.as_ref());
+    if let Some(journal) = &options.journal {
+        announce(journal, &plan);
+    }
+    let mut engine = Engine {
+        client,
+        json: options.json,
+        concurrency: options.concurrency.max(1),
+        journal: RefCell::new(options.journal),
+        summary: RefCell::new(Summary {
+            skipped: plan.skipped,
+            ..Summary::default()
+        }),
+        stop: Cell::new(None),
+        stdout_failed: Cell::new(false),
+        interrupt: None,
+        progress: Progress::new(),
+        in_flight: Cell::new(0),
+        done: Cell::new(0),
+        total: plan.to_send(),
+        started,
+    };
+    engine.report_invalid(invalid, options.dry_run);
+    if options.dry_run {
+        engine.print_requests(plan).await;
+    } else if engine.stopped() {
+        engine.summary.borrow_mut().not_sent += plan.to_send();
+    } else {
+        engine.listen_for_signals();
+        engine.send(plan).await;
+    }
+    engine.end()
+}
+
+/// Says first what the journal lets the run skip.
+fn announce(journal: &Journal, plan: &Plan) {
+    let shown = journal.path().display();
+    if journal.undecodable() > 0 {
+        output::note(&format!(
+            "warning: the journal {shown} holds {} record(s) that cannot be read (cut short by a crash?): ignored",
+            journal.undecodable()
+        ));
+    }
+    if journal.unkeyed() > 0 {
+        output::note(&format!(
+            "warning: the journal {shown} holds {} result(s) of an older etoro-token, without the key of their \
+             line: they skip nothing",
+            journal.unkeyed()
+        ));
+    }
+    if journal.has_records() {
+        output::note(&format!(
+            "resuming with the journal {shown}: {} of {} line(s) already done, skipped",
+            plan.skipped,
+            plan.skipped + plan.to_send()
+        ));
+    }
+}
+
+/// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
+struct Engine<'a> {
+    client: &'a Client,
+    json: bool,
+    concurrency: usize,
+    journal: RefCell<Option<Journal>>,
+    summary: RefCell<Summary>,
+    stop: Cell<Option<Stop>>,
+    /// Standard output failed (other than closed): nothing more is written to it, and the run stops.
+    stdout_failed: Cell<bool>,
+    interrupt: Option<Interrupt>,
+    progress: Progress,
+    in_flight: Cell<u64>,
+    /// Lines sent that have a result.
+    done: Cell<u64>,
+    /// Lines to send.
+    total: u64,
+    started: Instant,
+}
+
+impl Engine<'_> {
+    fn listen_for_signals(&mut self) {
+        let on_force = if self.journal.borrow().is_some() {
+            format!(
+                "The lines in flight have a `started` record; to resume them under the same request ids, run the \
+                 same command again: {}",
+                summary::this_command()
+            )
+        } else {
+            "Without --journal, the lines in flight may or may not have been applied.".to_owned()
+        };
+        match Interrupt::listen(on_force) {
+            Ok(interrupt) => self.interrupt = Some(interrupt),
+            Err(err) => output::note(&format!("warning: cannot listen for Ctrl-C: {err}")),
+        }
+    }
+
+    /// Sends every planned line: tokens side by side, each token's lines in order.
+    async fn send(&self, plan: Plan) {
+        let this = self;
+        let work = stream::iter(plan.groups)
+            .map(|group| this.token(group))
+            .buffer_unordered(this.concurrency)
+            .for_each(|()| async {});
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                () = &mut work => break,
+                _ = tick.tick() => this.show(),
+            }
+        }
+    }
+
+    /// The lines of one token, one after another.
+    async fn token(&self, group: Vec<Planned>) {
+        let count = group.len() as u64;
+        for (index, planned) in group.into_iter().enumerate() {
+            if self.stopped() {
+                self.summary.borrow_mut().not_sent += count - index as u64;
+                return;
+            }
+            self.line(planned).await;
+        }
+    }
+
+    /// One line: its `started` record, the call (retries and waits for quota inside), its result.
+    async fn line(&self, planned: Planned) {
+        let Planned { job, key, resume_id } = planned;
+        let Job {
+            line,
+            portfolio,
+            token,
+            update,
+            body,
+            input,
+        } = job;
+        let request_id = resume_id.unwrap_or_else(Uuid::new_v4);
+        let started = Record {
+            report: Report {
+                line: Some(line),
+                outcome: "started",
+                portfolio: Some(portfolio),
+                token: Some(token),
+                request_id: Some(request_id),
+                at: Some(Utc::now()),
+                ..Report::default()
+            },
+            body: Some(&body),
+            occurrence: Some(key.occurrence),
+            input_prefix: None,
+        };
+        if !self.journal_write(&started.to_json()) {
+            // Without its `started` record, a line must not be sent: a resume could not tell it was.
+            self.summary.borrow_mut().not_sent += 1;
+            return;
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        let result = self
+            .client
+            .update_user_token(portfolio, token, update)
+            .request_id(request_id)
+            .await;
+        self.in_flight.set(self.in_flight.get() - 1);
+        self.done.set(self.done.get() + 1);
+
+        let mut report = match &result {
+            Ok(updated) => Report::updated(updated),
+            Err(err) => Report::failed(err),
+        };
+        report.line = Some(line);
+        report.portfolio = Some(portfolio);
+        report.token = Some(token);
+        report.request_id = Some(request_id);
+        report.at = Some(Utc::now());
+        report.input = Some(&input);
+        let outcome = report.outcome;
+        let record = Record {
+            report,
+            body: Some(&body),
+            occurrence: Some(key.occurrence),
+            input_prefix: None,
+        }
+        .to_json();
+        self.journal_write(&record);
+        self.count(outcome, result.as_ref().err());
+        self.emit(&record, || text_of(line, &result));
+    }
+
+    /// Counts one result.
+    fn count(&self, outcome: &str, err: Option<&Error>) {
+        let mut summary = self.summary.borrow_mut();
+        match outcome {
+            "updated" => summary.updated += 1,
+            "refused" => summary.refused += 1,
+            "invalid" => summary.invalid += 1,
+            _ => summary.failed += 1,
+        }
+        if let Some(err) = err {
+            summary.exit = summary.exit.max(exit_for(err));
+        }
+    }
+
+    /// Reports the lines that could not become jobs (and journals them, unless this is a dry run).
+    fn report_invalid(&self, invalid: Vec<InvalidLine>, dry_run: bool) {
+        for bad in invalid {
+            let record = Record {
+                report: Report::invalid_line(bad.number, bad.message.clone()),
+                body: None,
+                occurrence: None,
+                input_prefix: bad.prefix.as_deref(),
+            }
+            .to_json();
+            if !dry_run {
+                self.journal_write(&record);
+            }
+            let mut summary = self.summary.borrow_mut();
+            summary.invalid += 1;
+            summary.exit = summary.exit.max(Exit::Invalid);
+            drop(summary);
+            self.emit(&record, || format!("{bad} (not sent)"));
+        }
+    }
+
+    /// `--dry-run`: the request of every line that would be sent, in the order it would be sent for its token.
+    async fn print_requests(&self, plan: Plan) {
+        let mut would_send = 0;
+        for planned in plan.groups.into_iter().flatten() {
+            if self.stdout_failed.get() {
+                break;
+            }
+            let Planned { job, resume_id, .. } = planned;
+            let call = self
+                .client
+                .update_user_token(job.portfolio, job.token, job.update)
+                .request_id(resume_id.unwrap_or_else(Uuid::new_v4));
+            match call.dry_run().await {
+                Ok(request) => {
+                    would_send += 1;
+                    if let Err(exit) = print_prepared(&request, self.json) {
+                        self.stdout_failed.set(true);
+                        self.stop_for(Stop::LocalIo, exit);
+                        break;
+                    }
+                }
+                Err(err) => {
+                    let mut summary = self.summary.borrow_mut();
+                    summary.invalid += 1;
+                    summary.exit = summary.exit.max(exit_for(&err));
+                    drop(summary);
+                    output::note(&format!("line {}: invalid: {err} (not sent)", job.line));
+                }
+            }
+        }
+        self.summary.borrow_mut().would_send = Some(would_send);
+    }
+
+    /// Appends a record to the journal, if there is one. A failure stops the run (exit 5) and is said once.
+    fn journal_write(&self, record: &str) -> bool {
+        let mut journal = self.journal.borrow_mut();
+        let Some(journal) = journal.as_mut() else {
+            return true;
+        };
+        match journal.append(record) {
+            Ok(()) => true,
+            Err(err) => {
+                if self.stop.get() != Some(Stop::LocalIo) {
+                    self.progress.say(&format!(
+                        "error: cannot write the journal {}: {err}; no new line is started",
+                        journal.path().display()
+                    ));
+                }
+                self.stop_for(Stop::LocalIo, Exit::LocalIo);
+                false
+            }
+        }
+    }
+
+    /// Prints one result: the record on stdout with `--json`, else a line of text on stderr.
+    fn emit(&self, record: &str, text: impl FnOnce() -> String) {
+        if !self.json {
+            self.progress.say(&text());
+            return;
+        }
+        self.print(record);
+    }
+
+    /// Writes one line on standard output, until that fails once.
+    fn print(&self, line: &str) {
+        if self.stdout_failed.get() {
+            return;
+        }
+        if let Err(exit) = output::line(line) {
+            self.stdout_failed.set(true);
+            self.stop_for(Stop::LocalIo, exit);
+        }
+    }
+
+    fn stop_for(&self, stop: Stop, exit: Exit) {
+        if self.stop.get().is_none() {
+            self.stop.set(Some(stop));
+        }
+        let mut summary = self.summary.borrow_mut();
+        summary.exit = summary.exit.max(exit);
+    }
+
+    /// True once the run must start no more lines: a signal, or a local I/O failure.
+    fn stopped(&self) -> bool {
+        if self.stop.get().is_none() {
+            if let Some(signal) = self.interrupt.as_ref().and_then(Interrupt::received) {
+                self.stop.set(Some(Stop::Signal(signal)));
+            }
+        }
+        self.stop.get().is_some()
+    }
+
+    /// Redraws the progress line (or, without a terminal, tells of a pause or a stop).
+    fn show(&self) {
+        self.stopped();
+        let stopping = matches!(self.stop.get(), Some(Stop::Signal(_)));
+        let pause = self.client.pacer().and_then(Pacer::pause);
+        let summary = self.summary.borrow();
+        let snapshot = Snapshot {
+            total: self.total,
+            done: self.done.get(),
+            refused: summary.refused,
+            failed: summary.failed,
+            in_flight: self.in_flight.get(),
+            elapsed: self.started.elapsed(),
+            waiting: pause.map(|pause| {
+                (
+                    pause.until.saturating_duration_since(Instant::now()),
+                    pause.cause.to_string(),
+                )
+            }),
+            stopping,
+        };
+        drop(summary);
+        self.progress.show(&snapshot, pause);
+    }
+
+    /// Syncs the journal, prints the summary and how to resume, and returns the summary.
+    fn end(self) -> Summary {
+        self.progress.finish();
+        self.stopped();
+        let journaled = self.journal.borrow().is_some();
+        if let Some(journal) = self.journal.borrow().as_ref() {
+            if let Err(err) = journal.sync() {
+                output::note(&format!(
+                    "error: cannot sync the journal {} to disk: {err}",
+                    journal.path().display()
+                ));
+                self.stop_for(Stop::LocalIo, Exit::LocalIo);
+            }
+        }
+        {
+            let mut summary = self.summary.borrow_mut();
+            summary.elapsed = self.started.elapsed();
+            summary.stopped = self.stop.get();
+        }
+        if self.json {
+            let json = self.summary.borrow().to_json();
+            self.print(&json);
+        }
+        if !self.json || self.stdout_failed.get() {
+            output::note(&self.summary.borrow().to_text());
+        }
+        hint(&self.summary.borrow(), journaled);
+        self.summary.into_inner()
+    }
+}
+
+/// What to do next, when not everything was done.
+fn hint(summary: &Summary, journaled: bool) {
+    if summary.would_send.is_some() {
+        return;
+    }
+    if summary.not_sent > 0 {
+        if journaled {
+            output::note("to resume (the journal skips what is done), run the same command again:");
+            output::note(&format!("  {}", summary::this_command()));
+        } else {
+            output::note(&format!(
+                "{} line(s) were not sent; without --journal, running the command again sends every line again \
+                 (add --journal FILE to make a run resumable)",
+                summary.not_sent
+            ));
+        }
+    } else if journaled && summary.refused + summary.failed > 0 {
+        output::note(
+            "running the same command again sends again the lines that did not succeed (and the later lines of \
+             their tokens); the others are skipped",
+        );
+    }
+}
+
+/// One result as a line of text.
+fn text_of(line: u64, result: &Result<Updated, Error>) -> String {
+    match result {
+        Ok(updated) => format!(
+            "line {line}: updated user token {} of agent-portfolio {} (request id {})",
+            updated.token, updated.portfolio, updated.request_id
+        ),
+        Err(err) if err.is_invalid_input() => format!("line {line}: invalid: {err} (not sent)"),
+        Err(err) => format!("line {line}: {}: {err}", crate::report::outcome_of(err)),
+    }
+}
