@@ -133,25 +133,24 @@ impl Pacer {
 
     /// Waits until the caller may send one request. Every attempt of every call of a client built with this pacer
     /// goes through here; call it before requests of your own on the same key.
+    ///
+    /// A turn is claimed when it comes, not booked ahead: a caller sleeps until the earliest moment a turn could be
+    /// free, then claims it if it still is (another caller, a new pause or a wider spacing may have taken it), so
+    /// the spacing in force at that moment applies, not the one in force when the caller started waiting.
     pub async fn acquire(&self) {
         loop {
-            let slot = {
+            let earliest = {
                 let mut state = self.lock();
                 let now = Instant::now();
-                let mut slot = state.next.max(now);
-                if let Some(pause) = state.pause {
-                    slot = slot.max(pause.until);
+                let earliest = state.earliest();
+                if earliest <= now {
+                    let spacing = self.shared.interval.max(state.server_interval);
+                    state.next = now.checked_add(spacing).unwrap_or(now);
+                    return;
                 }
-                let spacing = self.shared.interval.max(state.server_interval);
-                state.next = slot.checked_add(spacing).unwrap_or(slot);
-                slot
+                earliest
             };
-            tokio::time::sleep_until(slot).await;
-            // A 429 that arrived while this caller slept moves its turn past the pause.
-            match self.pause() {
-                Some(pause) if pause.until > Instant::now() => continue,
-                _ => return,
-            }
+            tokio::time::sleep_until(earliest).await;
         }
     }
 
@@ -205,12 +204,22 @@ impl Pacer {
 }
 
 impl State {
-    /// Holds every caller until `now + wait`, keeping a longer pause already in force.
+    /// The earliest moment the next turn may start.
+    fn earliest(&self) -> Instant {
+        match self.pause {
+            Some(pause) => self.next.max(pause.until),
+            None => self.next,
+        }
+    }
+
+    /// Holds every caller until `now + wait`, keeping a longer pause already in force. The spacing the last
+    /// `RateLimit-*` headers called for belongs to the window that is ending: a fresh window starts unpaced by it.
     fn pause_until(&mut self, now: Instant, wait: Duration, cause: PauseCause) {
         let until = now.checked_add(wait).unwrap_or(now + Duration::from_secs(86_400));
         if self.pause.is_none_or(|pause| pause.until < until) {
             self.pause = Some(Pause { until, cause });
         }
+        self.server_interval = Duration::ZERO;
     }
 }
 
@@ -310,6 +319,42 @@ mod tests {
         let start = Instant::now();
         pacer.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_take_the_spacing_in_force_when_their_turn_comes() {
+        // The last answer of a window: one request left, one second to go (a wide spacing), then the window's
+        // quota is used up. After the pause, eight waiters must go out at the base pace, not 0.5 s apart.
+        let pacer = Pacer::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1));
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "1"), ("ratelimit-reset", "1")]),
+        );
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "2")]),
+        );
+        let start = Instant::now();
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        let mut times = Vec::new();
+        for waiter in waiters {
+            times.push(waiter.await.unwrap() - start);
+        }
+        times.sort();
+        assert_eq!(times.first(), Some(&Duration::from_secs(2)), "{times:?}");
+        assert_eq!(
+            times.last(),
+            Some(&Duration::from_millis(2700)),
+            "100 ms apart: {times:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
