@@ -68,6 +68,9 @@ pub enum Command {
     /// Update one user token (flags), or many (--from FILE.jsonl).
     #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}\n\n{UPDATE_EXAMPLES}", crate::exit::TABLE))]
     Update(UpdateArgs),
+    /// Bring many tokens to a desired state: one list request, then a PATCH only for those that differ (--plan
+    /// shows the changes and sends nothing).
+    Apply(crate::cmd::apply::ApplyArgs),
     /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
     #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}", crate::exit::TABLE))]
     Scopes(crate::cmd::scopes::ScopesArgs),

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Update(args) => cmd::update::run(args).await.into(),
+            Command::Apply(args) => cmd::apply::run(args).await.into(),
             Command::Scopes(args) => cmd::scopes::run(args).await.into(),
             Command::List(args) => cmd::list::run(args).await.into(),
             Command::Create(args) => cmd::create::run(args).await.into(),

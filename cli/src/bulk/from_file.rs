@@ -78,6 +78,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         json: args.json,
         dry_run: args.dry_run,
         journal,
+        desired: None,
     };
     let summary = super::run(&connected.client, jobs, invalid, options).await;
     if let Some(Stop::Signal(signal)) = summary.stopped {

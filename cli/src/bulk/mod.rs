@@ -51,7 +51,7 @@ use interrupt::Interrupt;
 use journal::{Journal, Record};
 use plan::{Plan, Planned};
 use progress::{Progress, Snapshot};
-pub use summary::{Stop, Summary};
+pub use summary::{Desired, Stop, Summary};
 
 /// One update to make.
 pub struct Job {
@@ -80,6 +80,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Where results are recorded, and what earlier runs did.
     pub journal: Option<Journal>,
+    /// For `apply`: what it decided before sending, counted in the summary (missing tokens exit 3).
+    pub desired: Option<summary::Desired>,
 }
 
 /// How often the progress line is redrawn.
@@ -100,6 +102,11 @@ pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, opt
         journal: RefCell::new(options.journal),
         summary: RefCell::new(Summary {
             skipped: plan.skipped,
+            desired: options.desired,
+            exit: match options.desired {
+                Some(desired) if desired.missing > 0 => Exit::Refused,
+                _ => Exit::Success,
+            },
             ..Summary::default()
         }),
         stop: Cell::new(None),

@@ -35,12 +35,24 @@ pub struct Summary {
     pub not_sent: u64,
     /// With `--dry-run`: the lines that would be sent.
     pub would_send: Option<u64>,
+    /// For `apply`: the lines already in their desired state, and those naming a token the listing does not
+    /// have (refused, not sent).
+    pub desired: Option<Desired>,
     /// From the start of the run to its summary.
     pub elapsed: Duration,
     /// The highest exit code of all lines (and 5 for a local I/O failure).
     pub exit: Exit,
     /// Why the run stopped early, if it did.
     pub stopped: Option<Stop>,
+}
+
+/// What `apply` decided before sending: lines with nothing to change, and lines naming a missing token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Desired {
+    /// Already as desired: not sent.
+    pub unchanged: u64,
+    /// The token is not in the listing: not sent (exit 3).
+    pub missing: u64,
 }
 
 impl Default for Summary {
@@ -53,6 +65,7 @@ impl Default for Summary {
             skipped: 0,
             not_sent: 0,
             would_send: None,
+            desired: None,
             elapsed: Duration::ZERO,
             exit: Exit::Success,
             stopped: None,
@@ -80,6 +93,10 @@ impl Summary {
                 "skipped": self.skipped, "notSent": self.not_sent,
             }),
         };
+        if let Some(desired) = self.desired {
+            counts["unchanged"] = json!(desired.unchanged);
+            counts["missing"] = json!(desired.missing);
+        }
         counts["elapsedSeconds"] = json!((self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0);
         counts["exitCode"] = json!(self.exit_code());
         if let Some(Stop::Signal(signal)) = self.stopped {
@@ -103,8 +120,14 @@ impl Summary {
             Some(Stop::LocalIo) => format!("stopped by a local I/O failure after {elapsed}"),
             None => format!("done in {elapsed}"),
         };
+        let desired = self.desired.map_or_else(String::new, |desired| {
+            format!(
+                ", {} unchanged (already as desired), {} missing (not in the listing)",
+                desired.unchanged, desired.missing
+            )
+        });
         format!(
-            "{how}: {} updated, {} refused, {} failed, {} invalid, {} skipped (already done), {} not sent",
+            "{how}: {} updated, {} refused, {} failed, {} invalid, {} skipped (already done), {} not sent{desired}",
             self.updated, self.refused, self.failed, self.invalid, self.skipped, self.not_sent
         )
     }

@@ -1,8 +1,9 @@
-//! The subcommands that talk to eToro, one file each. `update --from` runs in `crate::bulk`; `mock` in
-//! `crate::mock`. The helpers the token commands share sit beside them: `confirm` (asking on a terminal),
+//! The subcommands that talk to eToro, one file each. `update --from` and `apply` run their updates through
+//! `crate::bulk`; `mock` is in `crate::mock`. The helpers the token commands share sit beside them: `confirm` (asking on a terminal),
 //! `flags` (input errors named by flag), `raw` (standard output without escaping, for the secret and completion
 //! scripts), `secret` (where a new token's secret goes) and `rotation` (the state file of `rotate`).
 
+pub mod apply;
 pub mod completions;
 pub mod create;
 pub mod list;
