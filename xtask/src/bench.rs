@@ -22,11 +22,16 @@
 //! | `bulk_cli_over_python` | the CLI's throughput / pooled Python requests (null when skipped) | ≥ 5 |
 //! | `bulk_cli_peak_rss_mib` | the CLI's peak RSS in MiB (a size, not a ratio) | < 40 |
 //! | `oneshot_cli_over_curl` | one `etoro-token update` process / one `curl`, wall time | ≤ 1.5 |
+//! | `cli_lean_size_over_full` | the size of `etoro-token` built without the embedded mock / with it (the default) | — |
+//! | `cli_lean_startup_over_full` | `etoro-token --version` wall time, lean / full (median of the one-shot runs) | — |
 //! | `regen_check_seconds` | `cargo xtask regen --check`, already built, in seconds (a time, not a ratio) | — |
 //! | `quota_elapsed_over_least_headers` | a bulk run against the mock's quota (50/5s, background 10/5s, `RateLimit-*` headers): elapsed / the least possible (lines / 40 per 5 s) | ≤ 1.10 |
 //! | `quota_429s_headers` | the 429 answers of that run (a count) | = 0 |
 //! | `quota_elapsed_over_least_no_headers` | the same run with the `RateLimit-*` headers stripped by a proxy: elapsed / the least possible (context) | — |
 //! | `quota_lines_not_applied_once` | lines of both runs not applied exactly once, failed lines included (a count) | = 0 |
+//! | `apply_requests_over_least` | requests `etoro-token apply` sent for 10,000 tokens of which 20% differ / (1 list + 1 PATCH per differing token) | ≤ 1.0 |
+//! | `apply_elapsed_over_least` | apply's elapsed time / the least possible for those requests under the mock's quota (1000/5s) | ≤ 1.10 |
+//! | `apply_speedup_over_naive` | naive `update --from` of the same desired state (a sample, scaled) / apply, elapsed (context) | — |
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -57,6 +62,25 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
     let target = target_dir(root);
     let out = target.join("bench");
     std::fs::create_dir_all(&out).map_err(|err| format!("cannot create {}: {err}", out.display()))?;
+
+    // The lean `etoro-token` first (without the embedded mock, `--no-default-features`), kept aside: the build
+    // below writes the full one to the same path.
+    cargo_build(
+        &cargo,
+        root,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "etoro-token",
+            "--no-default-features",
+            "--bin",
+            "etoro-token",
+        ],
+    )?;
+    let lean = out.join("etoro-token-lean");
+    std::fs::copy(target.join("release").join("etoro-token"), &lean)
+        .map_err(|err| format!("cannot keep the lean etoro-token at {}: {err}", lean.display()))?;
 
     // One build for both: their shared dependencies (tokio, hyper, reqwest, rustls, the client) then compile
     // once, which halves a cold build (measured: 5m42s as two builds, on 2 cores). The price is that feature
@@ -92,6 +116,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
         .arg(&out)
         .arg("--cli")
         .arg(target.join("release").join("etoro-token"))
+        .arg("--cli-lean")
+        .arg(&lean)
         .arg("--cargo")
         .arg(&cargo)
         .arg("--build-seconds")

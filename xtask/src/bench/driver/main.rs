@@ -9,6 +9,7 @@
 //! (`perf record -g target/release/xtask-bench probe ...`);
 //! `xtask-bench quota LINES --cli PATH --out DIR` runs the quota measurement alone.
 
+mod apply;
 mod clients;
 mod procs;
 mod quota;
@@ -51,6 +52,8 @@ struct Options {
     root: PathBuf,
     out: PathBuf,
     cli: PathBuf,
+    /// `etoro-token` built without the embedded mock.
+    cli_lean: Option<PathBuf>,
     cargo: PathBuf,
     python: Result<PathBuf, String>,
     quick: bool,
@@ -75,6 +78,7 @@ impl Options {
             root: path("--root")?,
             out: path("--out")?,
             cli: path("--cli")?,
+            cli_lean: value("--cli-lean").map(PathBuf::from),
             cargo: value("--cargo").map_or_else(|| PathBuf::from("cargo"), PathBuf::from),
             python,
             quick: args.iter().any(|arg| arg == "--quick"),
@@ -108,6 +112,9 @@ struct Plan {
     regen_runs: usize,
     /// Lines of the quota measurement (at 40 per 5 s: 8 a second).
     quota_lines: usize,
+    /// Tokens of the apply measurement, and the lines of its naive baseline's sample.
+    apply_tokens: usize,
+    apply_naive_sample: usize,
 }
 
 impl Plan {
@@ -128,6 +135,8 @@ impl Plan {
         oneshot_runs: 15,
         regen_runs: 3,
         quota_lines: 500,
+        apply_tokens: 10_000,
+        apply_naive_sample: 2_000,
     };
     const QUICK: Plan = Plan {
         warmup: 20,
@@ -146,6 +155,8 @@ impl Plan {
         oneshot_runs: 3,
         regen_runs: 1,
         quota_lines: 80,
+        apply_tokens: 1_000,
+        apply_naive_sample: 200,
     };
 
     fn to_json(self) -> Value {
@@ -156,6 +167,7 @@ impl Plan {
             "curl_sample": self.curl_sample,
             "python_sample": self.python_sample, "oneshot_runs": self.oneshot_runs, "regen_runs": self.regen_runs,
             "warmup_requests": self.warmup, "quota_lines": self.quota_lines,
+            "apply_tokens": self.apply_tokens, "apply_naive_sample": self.apply_naive_sample,
         })
     }
 }
@@ -221,18 +233,27 @@ fn run(options: Options) -> Result<(), String> {
     let mut report = Report::default();
 
     let step = |name: &str| eprintln!("bench: {name} ({:.0} s so far)", started.elapsed().as_secs_f64());
-    step("1/6 sequential per-request overhead");
+    step("1/7 sequential per-request overhead");
     sequential(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("2/6 concurrent throughput");
+    step("2/7 concurrent throughput");
     concurrent(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("3/6 bulk from a file");
+    step("3/7 bulk from a file");
     bulk(&servers, &options, &wire, plan, &mut report)?;
-    step("4/6 one-shot latency");
+    step("4/7 one-shot latency");
     oneshot(&servers, &options, &wire, plan, &mut report)?;
-    step("5/6 regen");
+    step("5/7 regen");
     regen(&options, plan, &mut report)?;
-    step("6/6 quota efficiency");
+    step("6/7 quota efficiency");
     quota::quota(&servers, &options.cli, &options.out, plan.quota_lines, &mut report)?;
+    step("7/7 apply against naive bulk");
+    apply::apply(
+        &servers,
+        &options.cli,
+        &options.out,
+        plan.apply_tokens,
+        plan.apply_naive_sample,
+        &mut report,
+    )?;
     drop(client_rt);
     drop(servers);
 
@@ -900,11 +921,15 @@ fn oneshot(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report
         Curl,
         CliVersion,
         CliDryRun,
+        LeanVersion,
     }
     let target = servers.target(Kind::Mock).map_err(|err| err.to_string())?;
     let base_url = target.base_url().to_owned();
     let mut runs: BTreeMap<&str, Runs> = BTreeMap::new();
-    let shots = [Shot::Cli, Shot::Curl, Shot::CliVersion, Shot::CliDryRun];
+    let shots: Vec<Shot> = [Shot::Cli, Shot::Curl, Shot::CliVersion, Shot::CliDryRun]
+        .into_iter()
+        .chain(options.cli_lean.as_ref().map(|_| Shot::LeanVersion))
+        .collect();
     let result = (|| -> Result<(), String> {
         for round in 0..plan.oneshot_runs {
             for shot in rotated(&shots, round) {
@@ -936,6 +961,11 @@ fn oneshot(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report
                         command.arg("--version");
                         command
                     }
+                    Shot::LeanVersion => {
+                        let mut command = silent(options.cli_lean.as_ref().expect("only planned with a lean binary"));
+                        command.arg("--version");
+                        command
+                    }
                     Shot::Curl => {
                         let mut command = silent("curl");
                         command
@@ -958,6 +988,7 @@ fn oneshot(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report
                     Shot::Curl => "curl",
                     Shot::CliVersion => "cli_version",
                     Shot::CliDryRun => "cli_dry_run",
+                    Shot::LeanVersion => "lean_version",
                 };
                 let measured = measure_ok(child_env(&mut command)).map_err(|err| format!("one-shot {key}: {err}"))?;
                 runs.entry(key).or_default().push(&measured);
@@ -1006,6 +1037,42 @@ fn oneshot(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report
             range: None,
         },
     );
+    if let Some(lean) = &options.cli_lean {
+        let size = |path: &PathBuf| std::fs::metadata(path).map(|meta| meta.len() as f64 / (1024.0 * 1024.0));
+        let (full_size, lean_size) = (
+            size(&options.cli).map_err(|err| err.to_string())?,
+            size(lean).map_err(|err| err.to_string())?,
+        );
+        report.figure("binary", "full_mib", json!(round(full_size, 2)));
+        report.figure("binary", "lean_mib", json!(round(lean_size, 2)));
+        report.row(
+            Some("cli_lean_size_over_full".to_owned()),
+            Row {
+                measurement:
+                    "4. binary: `etoro-token` without the embedded mock (`--no-default-features`) vs the default"
+                        .to_owned(),
+                ours: format!("{lean_size:.1} MiB"),
+                baseline: format!("{full_size:.1} MiB"),
+                value: lean_size / full_size,
+                goal: Goal::None,
+                range: None,
+            },
+        );
+        report.row(
+            Some("cli_lean_startup_over_full".to_owned()),
+            Row {
+                measurement: format!(
+                    "4. start-up: `etoro-token --version`, lean vs default (median of {})",
+                    plan.oneshot_runs
+                ),
+                ours: format!("{:.2} ms", ms("lean_version")),
+                baseline: format!("{:.2} ms", ms("cli_version")),
+                value: ms("lean_version") / ms("cli_version"),
+                goal: Goal::None,
+                range: None,
+            },
+        );
+    }
     Ok(())
 }
 
