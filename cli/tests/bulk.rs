@@ -433,3 +433,31 @@ fn help_documents_the_bulk_flags_and_exit_codes() {
         assert!(help.contains(text), "{text:?} missing from `update --help`");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_that_breaks_a_rule_names_the_field_and_says_not_sent_once() {
+    let server = mock(MockConfig::default()).await;
+    let (portfolio, token) = (Uuid::new_v4(), Uuid::new_v4());
+    let lines = [
+        json!({"portfolio": portfolio, "token": token, "expiresAt": "2001-01-01T00:00:00Z"}),
+        json!({"portfolio": portfolio, "token": token, "ipsWhitelist": ["203.0.113.7", "203.0.113.7"]}),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(dir.path(), "in.jsonl", &to_strings(&lines));
+    let output = bulk(&server.base_url(), &file, &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("line 1: invalid: expiresAt: must be in the future"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2: invalid: ipsWhitelist[1]: duplicate entry 203.0.113.7 (not sent)"),
+        "{err}"
+    );
+    for line in err.lines().filter(|line| line.starts_with("line ")) {
+        assert_eq!(line.matches("sent").count(), 1, "said once: {line}");
+        assert!(!line.contains("invalid: invalid"), "{line}");
+    }
+    assert_eq!(server.request_count(), 0);
+}

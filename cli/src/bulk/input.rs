@@ -146,12 +146,14 @@ pub fn parse(line: &Line, extra: &[&str]) -> Result<InputLine, InvalidLine> {
 impl InputLine {
     /// The update the line asks for, checked by the same rules as the flags (and, for v2, without scope ids).
     pub fn update(&self, version: ApiVersion) -> Result<TokenUpdate, String> {
-        let update = TokenUpdate::try_from(self.body.clone()).map_err(|err| err.to_string())?;
+        // "FIELD: RULE": the line's own report adds "(not sent)".
+        let named = |err: etoro_client::InvalidInput| format!("{}: {}", err.field, err.rule);
+        let update = TokenUpdate::try_from(self.body.clone()).map_err(named)?;
         match version {
             ApiVersion::V2 => update.to_request_v2(Utc::now()).map(drop),
             _ => update.validate(Utc::now()),
         }
-        .map_err(|err| err.to_string())?;
+        .map_err(named)?;
         Ok(update)
     }
 

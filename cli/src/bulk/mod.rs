@@ -345,7 +345,7 @@ impl Engine<'_> {
                     summary.invalid += 1;
                     summary.exit = summary.exit.max(exit_for(&err));
                     drop(summary);
-                    output::note(&format!("line {}: invalid: {err} (not sent)", job.line));
+                    output::note(&invalid_text(job.line, &err));
                 }
             }
         }
@@ -498,7 +498,15 @@ fn text_of(line: u64, result: &Result<Updated, Error>) -> String {
             "line {line}: updated user token {} of agent-portfolio {} (request id {})",
             updated.token, updated.portfolio, updated.request_id
         ),
-        Err(err) if err.is_invalid_input() => format!("line {line}: invalid: {err} (not sent)"),
+        Err(err) if err.is_invalid_input() => invalid_text(line, err),
         Err(err) => format!("line {line}: {}: {err}", crate::report::outcome_of(err)),
+    }
+}
+
+/// "line N: invalid: FIELD: RULE (not sent)", said once (the library's own message says it too).
+fn invalid_text(line: u64, err: &Error) -> String {
+    match err {
+        Error::InvalidInput(invalid) => format!("line {line}: invalid: {}: {} (not sent)", invalid.field, invalid.rule),
+        other => format!("line {line}: invalid: {other}"),
     }
 }

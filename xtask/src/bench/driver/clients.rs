@@ -199,10 +199,10 @@ impl Which {
     }
 }
 
-/// A bare reqwest client with the wrapper's own settings.
+/// A bare reqwest client with the wrapper's own settings. (The user agent goes on each request, as the wrapper
+/// puts it.)
 pub fn raw_reqwest() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
-        .user_agent(DEFAULT_USER_AGENT)
         .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
         .timeout(DEFAULT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -225,6 +225,7 @@ pub fn reqwest_request(
         .header("x-request-id", Uuid::new_v4().to_string())
         .header("accept", "application/json")
         .header("api-version", &wire.api_version)
+        .header("user-agent", DEFAULT_USER_AGENT)
         .json(body)
 }
 
