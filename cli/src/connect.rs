@@ -51,6 +51,16 @@ pub async fn connect(
     Ok(Connected { client, _mock: mock })
 }
 
+/// The client of a command that makes one call at a time: the retry policy `--attempts` asks for, no pacer. When
+/// it cannot be built, the reason is printed and the exit code returned.
+pub async fn connect_for_one(args: &Connection, version: ApiVersion) -> Result<Connected, Exit> {
+    let retry = RetryPolicy::default().max_attempts(args.attempts);
+    connect(args, version, retry, None).await.map_err(|(message, exit)| {
+        crate::output::note(&format!("error: {message}"));
+        exit
+    })
+}
+
 /// A build error in the user's terms: the environment variable rather than the header it feeds.
 fn config_error(err: &Error) -> String {
     let Error::InvalidConfig { setting, rule } = err else {

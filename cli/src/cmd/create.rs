@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use etoro_client::secrecy::ExposeSecret;
-use etoro_client::{ApiVersion, CreatedToken, Error, NewToken, RetryPolicy};
+use etoro_client::{ApiVersion, CreatedToken, Error, NewToken};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
 use crate::cmd::flags::in_flag_terms;
 use crate::cmd::raw;
 use crate::cmd::secret::{self, SecretFile};
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
 use crate::{output, report_error};
 
@@ -104,13 +104,9 @@ pub async fn run(args: CreateArgs) -> Exit {
         return Exit::Invalid;
     }
     // The create is never retried blindly by the library, so --attempts only covers what surely was not sent.
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, ApiVersion::V2, retry, None).await {
+    let connected = match connect_for_one(&args.connection, ApiVersion::V2).await {
         Ok(connected) => connected,
-        Err((message, exit)) => {
-            output::note(&format!("error: {message}"));
-            return exit;
-        }
+        Err(exit) => return exit,
     };
     let mut file = match &args.secret_file {
         None => None,

@@ -10,14 +10,14 @@ use std::io::IsTerminal;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Args;
-use etoro_client::{AgentPortfolio, ApiVersion, RetryPolicy, UserToken};
+use etoro_client::{AgentPortfolio, ApiVersion, UserToken};
 use serde_json::json;
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
 use crate::args::{Connection, CREDENTIALS_HELP};
 use crate::cmd::raw;
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
 use crate::{output, report_error};
 
@@ -106,13 +106,9 @@ impl Status {
 
 /// Lists the tokens.
 pub async fn run(args: ListArgs) -> Exit {
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, ApiVersion::V1, retry, None).await {
+    let connected = match connect_for_one(&args.connection, ApiVersion::V1).await {
         Ok(connected) => connected,
-        Err((message, exit)) => {
-            output::note(&format!("error: {message}"));
-            return exit;
-        }
+        Err(exit) => return exit,
     };
     let mut portfolios = match connected.client.list_agent_portfolios().await {
         Ok(portfolios) => portfolios,

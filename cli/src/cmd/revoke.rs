@@ -3,12 +3,12 @@
 //! anything is sent.
 
 use clap::Args;
-use etoro_client::{ApiVersion, RetryPolicy};
+use etoro_client::ApiVersion;
 use uuid::Uuid;
 
 use crate::args::{Connection, CREDENTIALS_HELP};
 use crate::cmd::confirm;
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
 use crate::{output, report_error};
 
@@ -54,13 +54,9 @@ pub async fn run(args: RevokeArgs) -> Exit {
     if let Err(exit) = confirm::possible(args.yes, "revoke") {
         return exit;
     }
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, ApiVersion::V1, retry, None).await {
+    let connected = match connect_for_one(&args.connection, ApiVersion::V1).await {
         Ok(connected) => connected,
-        Err((message, exit)) => {
-            output::note(&format!("error: {message}"));
-            return exit;
-        }
+        Err(exit) => return exit,
     };
     let client = &connected.client;
     if !args.yes {

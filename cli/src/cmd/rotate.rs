@@ -51,7 +51,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use etoro_client::secrecy::ExposeSecret;
-use etoro_client::{code, AgentPortfolio, ApiVersion, Client, CreatedToken, Error, NewToken, RetryPolicy, TokenName};
+use etoro_client::{code, AgentPortfolio, ApiVersion, Client, CreatedToken, Error, NewToken, TokenName};
 use uuid::Uuid;
 
 use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
@@ -59,7 +59,7 @@ use crate::cmd::flags::in_flag_terms;
 use crate::cmd::rotation::{sibling, Destination, Lock, State, Step, VERSION};
 use crate::cmd::secret::{self, Reopen, SecretFile};
 use crate::cmd::{confirm, raw};
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::{exit_for, Exit, TABLE};
 use crate::output;
 
@@ -242,10 +242,7 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
         Some(state) => reopen_secret_file(state, &path)?,
         None => None,
     };
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = connect(&args.connection, ApiVersion::V2, retry, None)
-        .await
-        .map_err(|(message, exit)| fail(exit, &message))?;
+    let connected = connect_for_one(&args.connection, ApiVersion::V2).await?;
     let client = &connected.client;
     let state = match loaded {
         Some(mut state) => {

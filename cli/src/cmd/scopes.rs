@@ -1,10 +1,10 @@
 //! `etoro-token scopes`: the scope names a token may hold.
 
 use clap::Args;
-use etoro_client::{ApiVersion, RetryPolicy};
+use etoro_client::ApiVersion;
 
 use crate::args::Connection;
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::Exit;
 use crate::{output, report_error};
 
@@ -22,13 +22,9 @@ pub struct ScopesArgs {
 
 /// Lists the names, one a line (escaped: they come from the network), or as one JSON array.
 pub async fn run(args: ScopesArgs) -> Exit {
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, ApiVersion::V2, retry, None).await {
+    let connected = match connect_for_one(&args.connection, ApiVersion::V2).await {
         Ok(connected) => connected,
-        Err((message, exit)) => {
-            output::note(&format!("error: {message}"));
-            return exit;
-        }
+        Err(exit) => return exit,
     };
     match connected.client.allowed_scopes().await {
         Ok(names) if args.json => output::line(&serde_json::json!(names).to_string())

@@ -1,11 +1,11 @@
 //! `etoro-token update` with flags: one token. (`--from FILE` is the bulk mode, in `crate::bulk`.)
 
-use etoro_client::{Client, Error, PreparedRequest, RetryPolicy, TokenUpdate};
+use etoro_client::{Client, Error, PreparedRequest, TokenUpdate};
 use serde_json::{json, Map, Value};
 
 use crate::args::UpdateArgs;
 use crate::cmd::flags;
-use crate::connect::connect;
+use crate::connect::connect_for_one;
 use crate::exit::Exit;
 use crate::report::Report;
 use crate::{bulk, output, report_error};
@@ -22,13 +22,9 @@ pub async fn run(args: UpdateArgs) -> Exit {
         // Bulk mode builds its own client: one pace for every attempt, and a deadline that waits for quota.
         return bulk::update_from(&args, path).await;
     }
-    let retry = RetryPolicy::default().max_attempts(args.connection.attempts);
-    let connected = match connect(&args.connection, args.api.into(), retry, None).await {
+    let connected = match connect_for_one(&args.connection, args.api.into()).await {
         Ok(connected) => connected,
-        Err((message, exit)) => {
-            output::note(&format!("error: {message}"));
-            return exit;
-        }
+        Err(exit) => return exit,
     };
     single(&connected.client, &args).await
 }
