@@ -61,6 +61,46 @@ struct State {
     /// The spacing the latest `RateLimit-*` headers call for.
     server_interval: Duration,
     pause: Option<Pause>,
+    /// When the server's current window ends, as narrowed down by its answers.
+    window: Option<WindowEnd>,
+}
+
+/// The end of the server's quota window, known within bounds.
+///
+/// `RateLimit-Reset` is whole seconds, rounded up: an answer at `t` saying `s` puts the end in `(t + s - 1, t + s]`.
+/// Each answer of the same window narrows the bounds (an answer just after the count ticks down pins the lower one,
+/// just before it the upper one), so with answers every few milliseconds the end is known to a few milliseconds,
+/// rather than to the second a single header gives. Waiting until the upper bound is safe; spacing against the
+/// middle uses the window fully. A server that rounds otherwise only costs a 429, whose `Retry-After` then rules.
+#[derive(Clone, Copy, Debug)]
+struct WindowEnd {
+    earliest: Instant,
+    latest: Instant,
+}
+
+impl WindowEnd {
+    /// What one answer at `now` with `RateLimit-Reset: reset` says.
+    fn from_answer(now: Instant, reset: Duration) -> Self {
+        let latest = now.checked_add(reset).unwrap_or(now);
+        let earliest = latest.checked_sub(Duration::from_secs(1)).unwrap_or(now).max(now);
+        WindowEnd { earliest, latest }
+    }
+
+    /// These bounds narrowed by another answer's, or that answer's alone when it speaks of a later window (or
+    /// the two disagree).
+    fn narrowed(self, other: WindowEnd) -> WindowEnd {
+        let earliest = self.earliest.max(other.earliest);
+        let latest = self.latest.min(other.latest);
+        if other.earliest >= self.latest || earliest > latest {
+            other
+        } else {
+            WindowEnd { earliest, latest }
+        }
+    }
+
+    fn middle(self) -> Instant {
+        self.earliest + (self.latest - self.earliest) / 2
+    }
 }
 
 /// Why, and until when, a [`Pacer`] holds every request back.
@@ -121,6 +161,7 @@ impl Pacer {
                     next: Instant::now(),
                     server_interval: Duration::ZERO,
                     pause: None,
+                    window: None,
                 }),
             }),
         }
@@ -183,13 +224,21 @@ impl Pacer {
         let (Some(remaining), Some(reset)) = (rate_limit.and_then(|limit| limit.remaining), reset) else {
             return;
         };
+        let answer = WindowEnd::from_answer(now, reset);
+        let window = state.window.map_or(answer, |known| known.narrowed(answer));
+        state.window = Some(window);
         if remaining == 0 {
-            state.pause_until(now, reset, PauseCause::QuotaUsedUp);
+            state.pause_until(
+                now,
+                window.latest.saturating_duration_since(now),
+                PauseCause::QuotaUsedUp,
+            );
         } else {
-            // `RateLimit-Reset` is whole seconds, rounded: the window ends on average half a second before it says.
-            let left = reset
-                .saturating_sub(Duration::from_millis(500))
-                .max(Duration::from_millis(500));
+            // What is left of the window, spread over what is left of the quota.
+            let left = window
+                .middle()
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
             state.server_interval = left / remaining;
         }
     }
@@ -304,7 +353,7 @@ mod tests {
         pacer.acquire().await;
         let start = Instant::now();
         pacer.acquire().await;
-        // (6 s - 0.5 s) over 10 requests.
+        // One answer puts the end between 5 and 6 s from now: the middle, 5.5 s, over 10 requests.
         assert_eq!(start.elapsed(), Duration::from_millis(550));
     }
 
@@ -355,6 +404,52 @@ mod tests {
             Some(&Duration::from_millis(2700)),
             "100 ms apart: {times:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_narrow_the_end_of_the_window_to_well_under_a_second() {
+        // A server with a 5-second window ending at t = 5 s, rounding RateLimit-Reset up, answering every 50 ms
+        // until its quota is used up at t = 4.5 s. One header alone would say "1 s left" then (t = 5.5 s).
+        let pacer = Pacer::unlimited();
+        let start = Instant::now();
+        let end = start + Duration::from_secs(5);
+        let mut now = start;
+        while now < start + Duration::from_millis(4500) {
+            let left = end - now;
+            let reset = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            let reset = reset.to_string();
+            pacer.observe(
+                StatusCode::NO_CONTENT,
+                &headers_owned(&[("ratelimit-remaining", "5".to_owned()), ("ratelimit-reset", reset)]),
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            now = Instant::now();
+        }
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers_owned(&[
+                ("ratelimit-remaining", "0".to_owned()),
+                ("ratelimit-reset", "1".to_owned()),
+            ]),
+        );
+        pacer.acquire().await;
+        let waited_until = Instant::now() - start;
+        assert!(
+            waited_until >= Duration::from_secs(5) && waited_until <= Duration::from_millis(5050),
+            "{waited_until:?}"
+        );
+    }
+
+    fn headers_owned(pairs: &[(&'static str, String)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    reqwest::header::HeaderName::from_static(name),
+                    HeaderValue::from_str(value).unwrap(),
+                )
+            })
+            .collect()
     }
 
     #[tokio::test(start_paused = true)]
