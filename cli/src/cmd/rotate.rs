@@ -117,8 +117,8 @@ pub struct RotateArgs {
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
 
-    /// The rotation's state file [default: <secret-file>.rotation.json, or
-    /// ./etoro-token-rotation-<token>.json without --secret-file].
+    /// The rotation's state file [default: SECRET_FILE.rotation.json, or ./etoro-token-rotation-TOKEN.json
+    /// without --secret-file].
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
