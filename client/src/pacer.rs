@@ -213,15 +213,21 @@ impl Pacer {
 
     /// [`Pacer::observe`] with the headers already read.
     pub(crate) fn note(&self, status: StatusCode, rate_limit: Option<&RateLimit>, retry_after: Option<Duration>) {
-        let now = Instant::now();
         let reset = rate_limit.and_then(|limit| limit.reset);
+        let remaining = rate_limit.and_then(|limit| limit.remaining);
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+        if !rate_limited && (remaining.is_none() || reset.is_none()) {
+            // Nothing to learn (a server without the headers): no lock taken on this, the common path.
+            return;
+        }
+        let now = Instant::now();
         let mut state = self.lock();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if rate_limited {
             let wait = retry_after.or(reset).unwrap_or(DEFAULT_PAUSE);
             state.pause_until(now, wait, PauseCause::RateLimited { retry_after });
             return;
         }
-        let (Some(remaining), Some(reset)) = (rate_limit.and_then(|limit| limit.remaining), reset) else {
+        let (Some(remaining), Some(reset)) = (remaining, reset) else {
             return;
         };
         let answer = WindowEnd::from_answer(now, reset);
