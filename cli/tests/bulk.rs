@@ -111,12 +111,18 @@ async fn bulk_with_faults_accounts_for_every_line() {
 
 #[test]
 fn the_last_line_of_a_token_wins_whatever_the_retries() {
-    // The first attempt of the token's first line fails (503, come back in 1 s); everything else succeeds.
-    let server = Scripted::start(|index, _| match index {
-        0 => (503, vec![("retry-after", "1".to_owned())]),
-        _ => (204, vec![]),
-    });
     let (portfolio, token, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // The first attempt of the token's first line fails (503, come back in 1 s); everything else succeeds. (By the
+    // token's path, not by arrival: the other token's line may arrive first.)
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    let token_path = format!("/api/v1/agent-portfolios/{portfolio}/user-tokens/{token}");
+    let server = Scripted::start(move |_, seen| {
+        if seen.path == token_path && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (503, vec![("retry-after", "1".to_owned())])
+        } else {
+            (204, vec![])
+        }
+    });
     let first = json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["198.51.100.1"] });
     let last = json!({ "portfolio": portfolio, "token": token, "ipsWhitelist": ["198.51.100.2"] });
     let side = json!({ "portfolio": portfolio, "token": other, "ipsWhitelist": ["198.51.100.3"] });
