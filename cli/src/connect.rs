@@ -55,10 +55,9 @@ pub async fn connect(
 /// it cannot be built, the reason is printed and the exit code returned.
 pub async fn connect_for_one(args: &Connection, version: ApiVersion) -> Result<Connected, Exit> {
     let retry = RetryPolicy::default().max_attempts(args.attempts);
-    connect(args, version, retry, None).await.map_err(|(message, exit)| {
-        crate::output::note(&format!("error: {message}"));
-        exit
-    })
+    connect(args, version, retry, None)
+        .await
+        .map_err(|(message, exit)| crate::output::fail(&message, exit))
 }
 
 /// A build error in the user's terms: the environment variable rather than the header it feeds.

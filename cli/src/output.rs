@@ -44,6 +44,12 @@ pub fn note(text: &str) {
     let _ = std::io::stderr().write_all(terminated(text).as_bytes());
 }
 
+/// Says why a command cannot go on (`error: ...` on standard error) and returns the exit code it ends with.
+pub fn fail(message: &str, exit: Exit) -> Exit {
+    note(&format!("error: {message}"));
+    exit
+}
+
 /// `text` with its control characters escaped, and a newline.
 fn terminated(text: &str) -> String {
     let mut out = escape(text).into_owned();

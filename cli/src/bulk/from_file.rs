@@ -16,7 +16,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     // The lock first: a second run on the same journal is refused before anything is read or sent.
     let journal = match setup::open_journal(args.journal.as_deref(), args.dry_run) {
         Ok(journal) => journal,
-        Err((message, exit)) => return fail(&message, exit),
+        Err((message, exit)) => return output::fail(&message, exit),
     };
     let shown = if path.as_os_str() == "-" {
         "standard input".to_owned()
@@ -26,7 +26,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     // The journal appends to its file: given as the input too, it would write into the operator's file.
     if let (Some(journal), Ok(input)) = (&journal, std::fs::metadata(path)) {
         if journal.is_file(&input) {
-            return fail(
+            return output::fail(
                 &format!(
                     "--journal {} is the --from file itself; give another file",
                     journal.path().display()
@@ -37,7 +37,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     }
     let lines = match input::open(path).and_then(|reader| input::read(reader, &[])) {
         Ok(lines) => lines,
-        Err(err) => return fail(&format!("cannot read {shown}: {err}"), Exit::LocalIo),
+        Err(err) => return output::fail(&format!("cannot read {shown}: {err}"), Exit::LocalIo),
     };
     let version = args.api.into();
     let mut jobs = Vec::with_capacity(lines.len());
@@ -71,7 +71,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     let pacer = setup::pacer(args.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,
-        Err((message, exit)) => return fail(&message, exit),
+        Err((message, exit)) => return output::fail(&message, exit),
     };
     let options = Options {
         concurrency: usize::from(args.concurrency.unwrap_or(DEFAULT_CONCURRENCY)),
@@ -86,9 +86,4 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         std::process::exit(signal.exit_code());
     }
     summary.exit
-}
-
-fn fail(message: &str, exit: Exit) -> Exit {
-    output::note(&format!("error: {message}"));
-    exit
 }

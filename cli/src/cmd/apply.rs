@@ -101,12 +101,12 @@ enum Verdict {
 pub async fn run(args: ApplyArgs) -> Exit {
     let journal = match setup::open_journal(args.journal.as_deref(), false) {
         Ok(journal) => journal,
-        Err((message, exit)) => return fail(&message, exit),
+        Err((message, exit)) => return output::fail(&message, exit),
     };
     let version: ApiVersion = args.api.into();
     let lines = match input::open(&args.from).and_then(|reader| input::read(reader, &["validFor"])) {
         Ok(lines) => lines,
-        Err(err) => return fail(&format!("cannot read {}: {err}", args.from.display()), Exit::LocalIo),
+        Err(err) => return output::fail(&format!("cannot read {}: {err}", args.from.display()), Exit::LocalIo),
     };
     let now = Utc::now();
     let (wanted, invalid) = desired_states(lines, version, now);
@@ -115,7 +115,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
     let pacer = setup::pacer(args.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,
-        Err((message, exit)) => return fail(&message, exit),
+        Err((message, exit)) => return output::fail(&message, exit),
     };
     let client = &connected.client;
     // The one read of the current state. Nothing else is sent if it fails.
@@ -142,7 +142,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
                 Ok(Some(change)) => Verdict::Change(change),
                 Ok(None) => Verdict::Unchanged,
                 Err(err) => {
-                    return fail(&format!("line {}: {err}", wanted.line.number), Exit::Invalid);
+                    return output::fail(&format!("line {}: {err}", wanted.line.number), Exit::Invalid);
                 }
             },
         };
@@ -158,7 +158,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
         match verdict {
             Verdict::Change(change) => match job(line, change.update, version, now) {
                 Ok(job) => jobs.push(job),
-                Err(message) => return fail(&message, Exit::Invalid),
+                Err(message) => return output::fail(&message, Exit::Invalid),
             },
             Verdict::Unchanged => {
                 desired.unchanged += 1;
@@ -408,9 +408,4 @@ fn line_report(line: &InputLine, outcome: &'static str, error: Option<String>) -
 
 fn print(value: &Value) -> Result<(), Exit> {
     output::line(&value.to_string())
-}
-
-fn fail(message: &str, exit: Exit) -> Exit {
-    output::note(&format!("error: {message}"));
-    exit
 }

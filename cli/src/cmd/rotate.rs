@@ -161,8 +161,7 @@ pub async fn run(args: RotateArgs) -> Exit {
 
 /// Prints an error line and gives its exit code.
 fn fail(exit: Exit, message: &str) -> Exit {
-    output::note(&format!("error: {message}"));
-    exit
+    output::fail(message, exit)
 }
 
 async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
