@@ -117,18 +117,16 @@ impl MockArgs {
 pub async fn run(args: MockArgs) -> ExitCode {
     let config = match args.config(|path| std::fs::read_to_string(path)) {
         Ok(config) => config,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Invalid.into();
-        }
+        Err(message) => return crate::output::fail(&message, Exit::Invalid).into(),
     };
     let held = config.portfolios.len();
     let quota = config.quota;
     let server = match MockServer::start(args.addr(), config).await {
         Ok(server) => server,
+        // A port that cannot be bound is a local failure (exit 5), as the exit table says.
         Err(err) => {
-            eprintln!("error: cannot start the mock on {}: {err}", args.addr());
-            return Exit::Failed.into();
+            let message = format!("cannot start the mock on {}: {err}", args.addr());
+            return crate::output::fail(&message, Exit::LocalIo).into();
         }
     };
     // One write, flushed at once: a script waiting for the first line must not wait for a buffer to fill.

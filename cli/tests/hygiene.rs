@@ -277,3 +277,12 @@ async fn scope_names_from_the_server_are_escaped() {
     let text = stdout(&output);
     assert_eq!(text, "ok:read\nevil\\u001b]0;owned\\u0007\n");
 }
+
+#[test]
+fn a_mock_that_cannot_listen_is_a_local_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = etoro_token().args(["mock", "--port", &port]).output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cannot start the mock"), "{}", stderr(&output));
+}
