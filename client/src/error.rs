@@ -529,10 +529,7 @@ fn unknown_outcome(call: &CallInfo, maybe_sent: bool) -> &'static str {
 /// The innermost cause of a transport failure ("Connection refused (os error 111)"), after reqwest's own summary
 /// ("error sending request"), without the URL: `Display` of `reqwest::Error` alone hides the cause.
 fn root_cause(error: &reqwest::Error) -> String {
-    let mut root: &dyn std::error::Error = error;
-    while let Some(next) = root.source() {
-        root = next;
-    }
+    let root = std::iter::successors(std::error::Error::source(error), |cause| cause.source()).last();
     let summary = if error.is_connect() {
         "cannot connect"
     } else if error.is_timeout() {
@@ -544,11 +541,8 @@ fn root_cause(error: &reqwest::Error) -> String {
     } else {
         "transport failure"
     };
-    if std::ptr::eq(
-        root as *const dyn std::error::Error as *const (),
-        error as *const _ as *const (),
-    ) {
-        return summary.to_owned();
+    match root {
+        Some(root) => format!("{summary}: {root}"),
+        None => summary.to_owned(),
     }
-    format!("{summary}: {root}")
 }
