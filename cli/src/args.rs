@@ -43,11 +43,12 @@ Examples:
 Bulk mode (--from):
   Lines naming the same token are applied one after another, in file order: a token ends as
   its last line says. Every attempt, retries included, draws from one pace (--rate, and the
-  server's RateLimit-* headers); a 429 holds every request until its Retry-After, and a line
-  waits for quota up to --deadline rather than failing. A bad line is reported with its number
+  server's RateLimit-* headers); a 429 holds every request, longer after each 429 in a row, and
+  a line waits for quota up to --deadline rather than failing; a pause longer than --deadline
+  ends the run, the lines not sent resumable with --journal. A bad line is reported with its number
   and does not stop the others. The exit code is the highest of all lines' codes; 130 after
-  Ctrl-C, 143 after SIGTERM (a first signal lets the requests in flight finish and prints the
-  command that resumes; a second one quits at once).";
+  Ctrl-C, 143 after SIGTERM (a first signal stops every line not yet sent, lets the requests in
+  flight finish and prints the command that resumes; a second one quits at once).";
 
 /// Change who may use an eToro agent-portfolio user token, from where, and until when.
 #[derive(Debug, Parser)]
@@ -153,11 +154,6 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..), requires = "from")]
     pub rate: Option<u32>,
 
-    /// With --from: how long one line may take in all, its retries and waits for quota included
-    /// (e.g. 15m, 1h) [default: 15m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "from")]
-    pub deadline: Option<Duration>,
-
     /// With --from: record every line started and every result here (JSONL, created with mode 0600, locked
     /// while the run lasts); running the same command again skips what is done and resumes the rest.
     #[arg(long, value_name = "FILE", requires = "from")]
@@ -191,7 +187,6 @@ impl UpdateArgs {
             ("--journal", self.journal.is_some()),
             ("--concurrency", self.concurrency.is_some()),
             ("--rate", self.rate.is_some()),
-            ("--deadline", self.deadline.is_some()),
         ]
         .into_iter()
         .find_map(|(flag, given)| given.then_some(flag))
@@ -216,6 +211,12 @@ pub struct Connection {
     /// Make at most this many attempts per request (1 turns retries off).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub attempts: u32,
+
+    /// How long one call may take in all, its retries and waits for quota included (e.g. 30s, 15m) [default: 2m;
+    /// per line with --from and apply: 15m]. When eToro holds every request back for longer (a 429's
+    /// Retry-After, a used-up window), the call is not sent and fails at once (exit 4).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
 
     /// Run against the embedded mock eToro (started in-process on 127.0.0.1); needs no credentials.
     #[arg(long)]

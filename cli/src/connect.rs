@@ -51,10 +51,13 @@ pub async fn connect(
     Ok(Connected { client, _mock: mock })
 }
 
-/// The client of a command that makes one call at a time: the retry policy `--attempts` asks for, no pacer. When
-/// it cannot be built, the reason is printed and the exit code returned.
+/// The client of a command that makes one call at a time: the retry policy `--attempts` and `--deadline` ask for,
+/// no pacer of its own. When it cannot be built, the reason is printed and the exit code returned.
 pub async fn connect_for_one(args: &Connection, version: ApiVersion) -> Result<Connected, Exit> {
-    let retry = RetryPolicy::default().max_attempts(args.attempts);
+    let mut retry = RetryPolicy::default().max_attempts(args.attempts);
+    if let Some(deadline) = args.deadline {
+        retry = retry.deadline(deadline);
+    }
     connect(args, version, retry, None)
         .await
         .map_err(|(message, exit)| crate::output::fail(&message, exit))

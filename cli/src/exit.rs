@@ -34,6 +34,10 @@ pub fn exit_for(err: &Error) -> Exit {
     if err.is_invalid_input() || err.is_invalid_config() {
         return Exit::Invalid;
     }
+    if err.is_cancelled() {
+        // Stopped before its next attempt: the call did not complete.
+        return Exit::Failed;
+    }
     match err.status() {
         Some(status) if status.is_client_error() && !err.is_rate_limited() => Exit::Refused,
         _ => Exit::Failed,

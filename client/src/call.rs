@@ -10,13 +10,15 @@ use std::time::Duration;
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::error::{ApiError, CallInfo, Error, InvalidInput, Problem, UnexpectedResponse};
+use crate::error::{ApiError, CallInfo, Error, InvalidInput, Problem, QuotaWait, UnexpectedResponse};
 use crate::generated::types;
 use crate::hooks::{AnswerMeta, AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Pause, PauseCause};
 use crate::rate_limit::RateLimit;
-use crate::retry::{RetryPolicy, Setback};
+use crate::retry::{usable_hint, GiveUp, RetryPolicy, Setback};
 
 /// What one attempt of a generated operation returns.
 pub(crate) type Outcome<T> = Result<ResponseValue<T>, progenitor_client::Error<types::ErrorResponse>>;
@@ -25,8 +27,9 @@ pub(crate) type Outcome<T> = Result<ResponseValue<T>, progenitor_client::Error<t
 pub(crate) struct Runner<'a> {
     pub(crate) policy: &'a RetryPolicy,
     pub(crate) timeout: Duration,
-    pub(crate) pacer: Option<&'a Pacer>,
+    pub(crate) pacer: &'a Pacer,
     pub(crate) max_body: usize,
+    pub(crate) cancel: Option<&'a CancellationToken>,
 }
 
 /// A call's time budget ([`RetryPolicy::deadline`]). It starts when the call may first send, after its first turn
@@ -51,6 +54,10 @@ impl Budget {
         self.started.get_or_init(Instant::now);
     }
 
+    fn started(&self) -> bool {
+        self.started.get().is_some()
+    }
+
     pub(crate) fn elapsed(&self) -> Duration {
         self.started.get().map_or(Duration::ZERO, Instant::elapsed)
     }
@@ -73,9 +80,31 @@ struct Failure {
     may_have_arrived: bool,
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the policy or the budget says stop. `call` names the
-/// operation, ids and request id; every attempt the closure builds must carry that request id.
+/// Runs `attempt` until it succeeds, fails for good, or the policy, the budget or the cancellation token says
+/// stop. `call` names the operation, ids and request id; every attempt the closure builds must carry that request
+/// id. The whole call runs in one `etoro.call` tracing span.
 pub(crate) async fn run<T, F, Fut>(
+    runner: &Runner<'_>,
+    budget: &Budget,
+    call: CallInfo,
+    attempt: F,
+) -> Result<Success<T>, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Outcome<T>>,
+{
+    let span = tracing::info_span!(
+        "etoro.call",
+        operation = call.operation.id(),
+        portfolio = call.portfolio.map(tracing::field::display),
+        token = call.token.map(tracing::field::display),
+        request_id = %call.request_id,
+        attempt = tracing::field::Empty,
+    );
+    attempts(runner, budget, call, attempt).instrument(span).await
+}
+
+async fn attempts<T, F, Fut>(
     runner: &Runner<'_>,
     budget: &Budget,
     mut call: CallInfo,
@@ -87,35 +116,60 @@ where
 {
     let policy = runner.policy;
     let mut failures = 0;
+    let mut rate_limits = 0;
     let mut last: Option<Error> = None;
     loop {
-        if let Some(pacer) = runner.pacer {
-            pacer.acquire().await;
-        }
-        budget.start();
-        let remaining = budget.remaining();
-        if remaining < policy.min_time() {
-            if let Some(last) = last {
-                // Waiting for a turn used up the time an attempt needs.
-                return Err(last);
+        match turn(runner, budget).await {
+            Turn::Go => {}
+            Turn::Held { pause, left } => {
+                let wait = pause.until.saturating_duration_since(Instant::now());
+                return Err(quota_wait(call, wait, pause.cause, left, last));
             }
+            Turn::OutOfTime => match last.take() {
+                // Queued behind the quota's holds until the deadline: a wait for quota that did not end in time.
+                Some(last) if last.is_rate_limited() => {
+                    let (wait, cause) = runner.pacer.pause().map_or(
+                        (Duration::ZERO, PauseCause::RateLimited { retry_after: None }),
+                        |pause| (pause.until.saturating_duration_since(Instant::now()), pause.cause),
+                    );
+                    return Err(quota_wait(call, wait, cause, budget.remaining(), Some(last)));
+                }
+                Some(last) => return Err(last),
+                None => {}
+            },
+            Turn::Cancelled => return Err(cancelled(call, last)),
         }
+        let remaining = budget.remaining();
         call.attempts += 1;
+        tracing::Span::current().record("attempt", call.attempts);
         let timeout = runner.timeout.min(remaining);
         let (outcome, answer) = once(attempt(), call, timeout, runner.max_body).await;
-        if let (Some(pacer), Some(answer)) = (runner.pacer, &answer) {
-            pacer.note(answer.status, answer.rate_limit.as_ref(), answer.retry_after);
-        }
         let failure = match outcome {
             Ok(value) => {
+                if let Some(answer) = &answer {
+                    runner
+                        .pacer
+                        .note(answer.status, answer.rate_limit.as_ref(), answer.retry_after);
+                }
                 return Ok(Success {
                     value,
                     call,
                     rate_limit: answer.and_then(|answer| answer.rate_limit),
-                })
+                });
             }
             Err(failure) => failure,
         };
+        if let Some(answer) = &answer {
+            // A 429 `MaxUserTokensExceeded` is a refusal, not the quota: the pacer must not hold everyone for it.
+            let status = if answer.status == StatusCode::TOO_MANY_REQUESTS && !failure.error.is_rate_limited() {
+                StatusCode::CONFLICT
+            } else {
+                answer.status
+            };
+            runner
+                .pacer
+                .note(status, answer.rate_limit.as_ref(), answer.retry_after);
+        }
         let cut_short = timeout < runner.timeout && failure.error.is_timeout();
         if cut_short {
             if let Some(mut last) = last {
@@ -129,16 +183,26 @@ where
         let Some(setback) = setback(&failure, call) else {
             return Err(failure.error);
         };
-        if matches!(setback, Setback::Failure { .. }) {
-            failures += 1;
+        match setback {
+            Setback::Failure { .. } => {
+                failures += 1;
+                rate_limits = 0;
+            }
+            Setback::RateLimited { .. } => rate_limits += 1,
         }
-        let Some(delay) = policy.delay_before_next(setback, failures, budget.elapsed()) else {
-            return Err(failure.error);
+        let delay = match policy.delay_before_next(setback, failures, rate_limits, budget.elapsed()) {
+            Ok(delay) => delay,
+            Err(GiveUp::PastDeadline { wait, quota: true }) => {
+                let hint = match setback {
+                    Setback::RateLimited { hint } => hint,
+                    Setback::Failure { retry_after } => retry_after,
+                };
+                let cause = PauseCause::RateLimited { retry_after: hint };
+                return Err(quota_wait(call, wait, cause, budget.remaining(), Some(failure.error)));
+            }
+            Err(GiveUp::Done | GiveUp::PastDeadline { quota: false, .. }) => return Err(failure.error),
         };
         tracing::debug!(
-            request_id = %call.request_id,
-            operation = call.operation.id(),
-            attempt = call.attempts,
             status = failure.error.status().map(|status| status.as_u16()),
             ?delay,
             error = %failure.error,
@@ -146,7 +210,86 @@ where
         );
         call.earlier_outcome_unknown |= failure.may_have_arrived && failure.error.outcome_unknown();
         last = Some(failure.error);
-        tokio::time::sleep(delay).await;
+        if wait_or_cancel(runner.cancel, tokio::time::sleep(delay)).await.is_none() {
+            return Err(cancelled(call, last));
+        }
+    }
+}
+
+/// What came of waiting for a turn.
+enum Turn {
+    /// Send now.
+    Go,
+    /// The server holds every request back until past what the call has left (`left`).
+    Held { pause: Pause, left: Duration },
+    /// Queueing for a turn used up the time an attempt needs.
+    OutOfTime,
+    /// The cancellation token fired.
+    Cancelled,
+}
+
+/// Waits for the pacer's turn, within the call's budget: the first turn may queue behind other calls for as long
+/// as that takes (the budget starts after it), but not for a pause of the server's longer than the whole
+/// deadline; a later turn must come while an attempt still fits in the budget.
+async fn turn(runner: &Runner<'_>, budget: &Budget) -> Turn {
+    let min_time = runner.policy.min_time();
+    let retry = budget.started();
+    let turn = if retry {
+        let left = budget.remaining().saturating_sub(min_time);
+        let queued = tokio::time::timeout(left, runner.pacer.acquire_within(left));
+        match wait_or_cancel(runner.cancel, queued).await {
+            None => return Turn::Cancelled,
+            Some(Err(_elapsed)) => return Turn::OutOfTime,
+            Some(Ok(turn)) => turn.map_err(|pause| (pause, left)),
+        }
+    } else {
+        let left = runner.policy.total_deadline();
+        match wait_or_cancel(runner.cancel, runner.pacer.acquire_within(left)).await {
+            None => return Turn::Cancelled,
+            Some(turn) => turn.map_err(|pause| (pause, left)),
+        }
+    };
+    match turn {
+        Ok(()) => {
+            budget.start();
+            if retry && budget.remaining() < min_time {
+                return Turn::OutOfTime;
+            }
+            Turn::Go
+        }
+        Err((pause, left)) => Turn::Held { pause, left },
+    }
+}
+
+/// Runs `wait` unless the token fires first: `None` when it did (the wait is dropped: nothing is in flight during
+/// a wait).
+async fn wait_or_cancel<W: Future>(cancel: Option<&CancellationToken>, wait: W) -> Option<W::Output> {
+    match cancel {
+        None => Some(wait.await),
+        Some(cancel) => tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            output = wait => Some(output),
+        },
+    }
+}
+
+fn quota_wait(call: CallInfo, wait: Duration, cause: PauseCause, left: Duration, last: Option<Error>) -> Error {
+    tracing::debug!(?wait, %cause, ?left, "not waiting for quota past the deadline");
+    QuotaWait {
+        call,
+        wait,
+        cause,
+        left,
+        last,
+    }
+    .into()
+}
+
+fn cancelled(call: CallInfo, last: Option<Error>) -> Error {
+    Error::Cancelled {
+        call,
+        last: last.map(Box::new),
     }
 }
 
@@ -157,9 +300,7 @@ fn setback(failure: &Failure, call: CallInfo) -> Option<Setback> {
     let repeatable = call.operation.is_idempotent() || !failure.may_have_arrived;
     match &failure.error {
         Error::Api(api) if api.is_rate_limited() => Some(Setback::RateLimited {
-            retry_after: api
-                .retry_after
-                .or(api.rate_limit.as_ref().and_then(|limit| limit.reset)),
+            hint: usable_hint(api.retry_after).or(usable_hint(api.rate_limit.as_ref().and_then(|limit| limit.reset))),
         }),
         Error::Api(api) if repeatable && crate::retry::is_transient_status(api.status) => Some(Setback::Failure {
             retry_after: api.retry_after,

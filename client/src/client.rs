@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Auth, Credentials};
 use crate::call::{Budget, Runner};
@@ -45,7 +46,8 @@ pub struct Client {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     pub(crate) max_body: usize,
-    pub(crate) pacer: Option<Pacer>,
+    pub(crate) pacer: Pacer,
+    pub(crate) cancel: Option<CancellationToken>,
     pub(crate) loopback: bool,
     pub(crate) version: ApiVersion,
     pub(crate) scopes: Option<Arc<ScopeCache>>,
@@ -60,7 +62,8 @@ impl fmt::Debug for Client {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_body)
-            .field("pacer", &self.pacer.as_ref().map(Pacer::interval))
+            .field("pacer", &self.pacer.interval())
+            .field("cancellable", &self.cancel.is_some())
             .field("version", &self.version)
             .field("check_scopes", &self.scopes.is_some())
             .finish()
@@ -83,9 +86,22 @@ impl Client {
         self.loopback
     }
 
-    /// The pacer every attempt of this client waits for, if one was set ([`ClientBuilder::pacer`]).
-    pub fn pacer(&self) -> Option<&Pacer> {
-        self.pacer.as_ref()
+    /// The pacer every attempt of this client (and of its clones) waits for: the one given to
+    /// [`ClientBuilder::pacer`], else one of its own without spacing, which still holds every call back after a
+    /// 429 or a used-up window.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    /// A clone of this client (same connection pool, credentials and pacer) whose calls stop when `token` is
+    /// cancelled: a call waiting for its turn or for its next attempt ends at once with [`Error::Cancelled`],
+    /// having sent nothing more; a request already in flight is never cut off, its answer ends the call. Use it to
+    /// stop many calls at once on Ctrl-C, or when one of them says the rest need not be sent.
+    pub fn with_cancellation(&self, token: CancellationToken) -> Client {
+        Client {
+            cancel: Some(token),
+            ..self.clone()
+        }
     }
 
     /// The generated client underneath, for operations the wrapper does not cover. Requests made through it
@@ -100,8 +116,9 @@ impl Client {
         Runner {
             policy: &self.retry,
             timeout: self.timeout,
-            pacer: self.pacer.as_ref(),
+            pacer: &self.pacer,
             max_body: self.max_body,
+            cancel: self.cancel.as_ref(),
         }
     }
 
@@ -228,7 +245,8 @@ impl ClientBuilder {
 
     /// Paces every attempt of every call (retries included) with this [`Pacer`], shared with its clones and
     /// any other client given the same pacer: use it when many calls run at once on one user key. Without one,
-    /// calls are not paced, though each still waits out its own 429s.
+    /// the client has a [`Pacer::unlimited`] of its own: no spacing, but 429s and used-up windows still hold
+    /// every call of the client and its clones.
     pub fn pacer(mut self, pacer: Pacer) -> Self {
         self.pacer = Some(pacer);
         self
@@ -321,7 +339,8 @@ impl ClientBuilder {
             retry,
             timeout,
             max_body,
-            pacer: self.pacer,
+            pacer: self.pacer.unwrap_or_else(Pacer::unlimited),
+            cancel: None,
             loopback,
             version: self.version,
             scopes: self.check_scopes.map(|ttl| Arc::new(ScopeCache::new(ttl))),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
+use crate::pacer::PauseCause;
 use crate::rate_limit::RateLimit;
 
 /// eToro's documented `errorCode`s, to compare with [`Error::code`].
@@ -111,15 +112,121 @@ pub enum Error {
         /// How long the last attempt waited.
         after: Duration,
     },
+
+    /// eToro's quota holds every request back for longer than the call's deadline allows (a 429's wait, a used-up
+    /// window whose `RateLimit-Reset` is hours away, a spacing its `RateLimit-*` headers call for): the call did
+    /// not wait, and sent nothing more. [`Error::is_rate_limited`] is true for it.
+    #[error(transparent)]
+    QuotaWait(Box<QuotaWait>),
+
+    /// The call was stopped by its cancellation token ([`crate::Client::with_cancellation`]) while it waited for
+    /// its turn or for its next attempt: it sent nothing more. A request already in flight is never cut off.
+    #[error("{call}: stopped {}", stopped_text(call, last.as_deref()))]
+    Cancelled {
+        /// The call (`attempts` is 0 when nothing was sent).
+        call: CallInfo,
+        /// The failure of the last attempt, when there was one.
+        last: Option<Box<Error>>,
+    },
+}
+
+/// A wait for quota longer than the call's deadline: see [`Error::QuotaWait`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct QuotaWait {
+    /// The call (`attempts` is 0 when nothing was sent).
+    pub call: CallInfo,
+    /// How much longer eToro holds every request back.
+    pub wait: Duration,
+    /// What eToro said.
+    pub cause: PauseCause,
+    /// The time the call had left to wait (its whole deadline, before the first attempt).
+    pub left: Duration,
+    /// The failure of the last attempt (say, the 429), when there was one.
+    pub last: Option<Error>,
+}
+
+impl fmt::Display for QuotaWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (wait, left) = (seconds(self.wait), seconds(self.left));
+        write!(f, "{}: ", self.call)?;
+        if self.call.attempts == 0 {
+            f.write_str("not sent: ")?;
+        }
+        write!(
+            f,
+            "eToro asks every request to wait {wait} for quota ({}), longer than the {left} the call's deadline \
+             leaves; not waiting",
+            self.cause
+        )?;
+        if let Some(last) = &self.last {
+            write!(f, "; the last answer: {}", answer_text(last))?;
+        }
+        if self.call.attempts > 0 {
+            write!(f, " ({})", self.call.reference())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for QuotaWait {}
+
+impl From<QuotaWait> for Error {
+    fn from(wait: QuotaWait) -> Self {
+        Error::QuotaWait(Box::new(wait))
+    }
+}
+
+/// "before it was sent" or "after N attempts, ...", for [`Error::Cancelled`].
+fn stopped_text(call: &CallInfo, last: Option<&Error>) -> String {
+    match last {
+        None if call.attempts == 0 => "before it was sent".to_owned(),
+        None => format!("({})", call.reference()),
+        Some(last) => format!(
+            "while waiting to try again; the last answer: {} ({})",
+            answer_text(last),
+            call.reference()
+        ),
+    }
+}
+
+/// What a failed attempt got, without the call it belongs to: "429 Too Many Requests: TooManyRequests: Too many
+/// requests", or the failure's own text.
+fn answer_text(error: &Error) -> String {
+    match error {
+        Error::Api(api) => {
+            let mut text = api.status.to_string();
+            for part in [&api.error_code, &api.error_message].into_iter().flatten() {
+                text.push_str(": ");
+                text.push_str(part);
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A wait as people read it: "0.5 s", "59 s", "8640000000 s".
+fn seconds(duration: Duration) -> String {
+    if duration < Duration::from_secs(10) {
+        format!("{:.1} s", duration.as_secs_f64())
+    } else {
+        format!("{} s", duration.as_secs() + u64::from(duration.subsec_nanos() > 0))
+    }
 }
 
 impl Error {
-    /// What the call was (operation, ids, request id, attempts); `None` when nothing was sent.
+    /// What the call was (operation, ids, request id, attempts); `None` for an error found before the call
+    /// began (invalid input or settings). `attempts` is 0 when nothing was sent.
     pub fn call(&self) -> Option<&CallInfo> {
         match self {
             Error::Api(api) => Some(&api.call),
             Error::UnexpectedResponse(unexpected) => Some(&unexpected.call),
-            Error::Redirect { call, .. } | Error::Transport { call, .. } | Error::Timeout { call, .. } => Some(call),
+            Error::QuotaWait(wait) => Some(&wait.call),
+            Error::Redirect { call, .. }
+            | Error::Transport { call, .. }
+            | Error::Timeout { call, .. }
+            | Error::Cancelled { call, .. } => Some(call),
             Error::InvalidInput(_) | Error::InvalidConfig { .. } => None,
         }
     }
@@ -128,18 +235,39 @@ impl Error {
         match self {
             Error::Api(api) => Some(&mut api.call),
             Error::UnexpectedResponse(unexpected) => Some(&mut unexpected.call),
-            Error::Redirect { call, .. } | Error::Transport { call, .. } | Error::Timeout { call, .. } => Some(call),
+            Error::QuotaWait(wait) => Some(&mut wait.call),
+            Error::Redirect { call, .. }
+            | Error::Transport { call, .. }
+            | Error::Timeout { call, .. }
+            | Error::Cancelled { call, .. } => Some(call),
             Error::InvalidInput(_) | Error::InvalidConfig { .. } => None,
         }
     }
 
-    /// The HTTP status eToro answered with, if it answered.
+    /// The failure of the last attempt behind an error that ended the call without one of its own (a wait for
+    /// quota past the deadline, a cancellation).
+    fn last(&self) -> Option<&Error> {
+        match self {
+            Error::QuotaWait(wait) => wait.last.as_ref(),
+            Error::Cancelled { last, .. } => last.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True when the call sent nothing: the input or settings were refused, or it stopped (a wait for quota past
+    /// its deadline, a cancellation) before its first attempt.
+    pub fn nothing_sent(&self) -> bool {
+        self.call().is_none_or(|call| call.attempts == 0)
+    }
+
+    /// The HTTP status eToro answered with, if it answered (for a wait for quota or a cancellation: the last
+    /// attempt's).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Api(api) => Some(api.status),
             Error::UnexpectedResponse(unexpected) => unexpected.status,
             Error::Redirect { status, .. } => Some(*status),
-            _ => None,
+            _ => self.last().and_then(Error::status),
         }
     }
 
@@ -157,7 +285,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Api(api) => api.error_code.as_deref(),
-            _ => None,
+            _ => self.last().and_then(Error::code),
         }
     }
 
@@ -166,7 +294,7 @@ impl Error {
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Api(api) => api.error_message.as_deref(),
-            _ => None,
+            _ => self.last().and_then(Error::message),
         }
     }
 
@@ -174,7 +302,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api(api) => api.retry_after,
-            _ => None,
+            _ => self.last().and_then(Error::retry_after),
         }
     }
 
@@ -182,7 +310,7 @@ impl Error {
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         match self {
             Error::Api(api) => api.rate_limit.as_ref(),
-            _ => None,
+            _ => self.last().and_then(Error::rate_limit),
         }
     }
 
@@ -201,13 +329,19 @@ impl Error {
         self.status() == Some(StatusCode::NOT_FOUND)
     }
 
-    /// True for a 429 that is rate limiting: the shared quota of the user key is used up and waiting helps. A 429
-    /// `MaxUserTokensExceeded` is not rate limiting.
+    /// True for a 429 that is rate limiting (the shared quota of the user key is used up and waiting helps), and
+    /// for [`Error::QuotaWait`]. A 429 `MaxUserTokensExceeded` is not rate limiting.
     pub fn is_rate_limited(&self) -> bool {
         match self {
             Error::Api(api) => api.is_rate_limited(),
+            Error::QuotaWait(_) => true,
             _ => false,
         }
+    }
+
+    /// True when the call was stopped by its cancellation token ([`Error::Cancelled`]).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled { .. })
     }
 
     /// True for 401: the credentials were refused.
@@ -236,7 +370,7 @@ impl Error {
         match self {
             Error::Api(api) => api.is_rate_limited() || crate::retry::is_transient_status(api.status),
             Error::Transport { source, .. } => !source.is_builder() && !source.is_decode(),
-            Error::Timeout { .. } => true,
+            Error::Timeout { .. } | Error::QuotaWait(_) => true,
             _ => false,
         }
     }
@@ -249,6 +383,10 @@ impl Error {
             Error::Transport { source, .. } => !source.is_connect(),
             Error::Timeout { .. } | Error::UnexpectedResponse(_) => true,
             Error::Api(api) => api.status.is_server_error(),
+            Error::QuotaWait(_) | Error::Cancelled { .. } => {
+                self.call().is_some_and(|call| call.earlier_outcome_unknown)
+                    || self.last().is_some_and(Error::outcome_unknown)
+            }
             _ => false,
         }
     }

@@ -61,7 +61,7 @@ pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use desired::{DesiredToken, FieldChange, Reconciliation};
-pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, UnexpectedResponse};
+pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;
 pub use hooks::{PreparedRequest, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY};
 pub use ops::{AgentPortfolio, CreatedToken, NewToken, Revoked, UpdateCall, Updated, UserToken};
@@ -83,6 +83,10 @@ pub use reqwest::StatusCode;
 
 /// Re-exported: the secret wrapper of [`TokenSecret`] and [`Credentials`]; `ExposeSecret` reads a secret.
 pub use secrecy;
+
+/// Stops every waiting call of a client at once: see [`Client::with_cancellation`] (re-exported from
+/// `tokio-util`, so that your version always matches).
+pub use tokio_util::sync::CancellationToken;
 
 /// The README's Rust examples compile as doctests.
 #[doc = include_str!("../../README.md")]

@@ -2,46 +2,62 @@
 //!
 //! eToro gives each user key one pool of 60 requests per 60 seconds, shared by every endpoint without a dedicated
 //! limit. A [`Pacer`] spaces the attempts of every call made through the clients it is given to (and of any loop of
-//! yours that calls [`Pacer::acquire`]), follows the `RateLimit-Remaining`/`RateLimit-Reset` headers when answers
+//! yours that calls [`Pacer::acquire_within`]), follows the `RateLimit-Remaining`/`RateLimit-Reset` headers when answers
 //! carry them, so that other traffic on the same key is accounted for, and holds everyone back when a 429 says to
 //! wait.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::rate_limit::{parse_retry_after, RateLimit};
+use crate::retry::{quota_backoff, quota_wait, usable_hint};
 
-/// How long everyone waits after a 429 that says nothing of when to come back.
-const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The furthest ahead a server's hint can push a pause (a thousand years): far enough to report any hint as given
+/// (`RateLimit-Reset: 8640000000` is 273 years), near enough that no `Instant` arithmetic overflows on a hostile
+/// `Retry-After: 18446744073709551615`.
+const FURTHEST: Duration = Duration::from_secs(1000 * 365 * 86_400);
 
 /// Paces requests to a quota. Clone it freely: clones share one schedule.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), etoro_client::Error> {
 /// use std::num::NonZeroU32;
+/// use std::time::Duration;
 /// use etoro_client::{Client, Pacer};
 ///
 /// // Two clients (say, two API versions) drawing from one user key's quota.
 /// let pacer = Pacer::per_minute(NonZeroU32::new(60).unwrap());
 /// let v1 = Client::builder().api_keys("api", "user").pacer(pacer.clone()).build()?;
 /// let v2 = Client::builder().api_keys("api", "user").pacer(pacer.clone()).build()?;
-/// // A request of your own to another eToro endpoint on the same key waits for its turn too:
-/// pacer.acquire().await;
+/// // A request of your own to another eToro endpoint on the same key waits for its turn too, unless eToro holds
+/// // every request back for longer than you can wait:
+/// if let Err(pause) = pacer.acquire_within(Duration::from_secs(30)).await {
+///     eprintln!("eToro asks to wait until {:?} ({})", pause.until, pause.cause);
+/// }
 /// # Ok(()) }
 /// ```
 ///
 /// What it does:
-/// - **Spacing**: slots are handed out at least `window / limit` apart (a burst of one), so a quota is spread
+/// - **Spacing**: turns are handed out at least `window / limit` apart (a burst of one), so a quota is spread
 ///   evenly instead of being spent at once.
 /// - **Following the server**: an answer with `RateLimit-Remaining: r` and `RateLimit-Reset: s` widens the spacing
 ///   to what is left (`s / r`), so traffic of other programs on the same key is accounted for; `r = 0` holds every
 ///   caller until the window resets.
-/// - **429**: every caller waits until its `Retry-After` (or `RateLimit-Reset`) has passed.
+/// - **429**: every caller waits. The n-th 429 in a row (counting every 429 any caller meets, until an answer
+///   other than 429 comes) holds everyone for about 1 s × 2ⁿ⁻¹ (±25%, at most 60 s), or the server's
+///   `Retry-After` (or `RateLimit-Reset`) when that is longer; a hint of zero or in the past is no hint. After
+///   such a pause one request goes first, alone, as a probe: the others follow when an answer other than 429
+///   comes back, or when the next backoff has passed. However many callers share the pacer, a server that
+///   answers every request 429 receives a handful of requests a minute, not hundreds.
+/// - **Deadlines**: [`Pacer::acquire_within`] does not wait when the server holds every request back for longer
+///   than the caller can wait; the clients built with this pacer use it with each call's deadline.
 #[derive(Clone, Debug)]
 pub struct Pacer {
     shared: Arc<Shared>,
@@ -49,18 +65,32 @@ pub struct Pacer {
 
 #[derive(Debug)]
 struct Shared {
-    /// The least spacing of two slots; zero for [`Pacer::unlimited`].
+    /// The least spacing of two turns; zero for [`Pacer::unlimited`].
     interval: Duration,
+    /// True while 429s are unanswered by any other status ([`State::strikes`] > 0): read without the lock, so
+    /// that answers without quota headers (the common path) take no lock when nothing is amiss.
+    striking: AtomicBool,
     state: Mutex<State>,
+    /// Wakes the waiting callers when the state changes (a probe's answer, a new pause), so that each checks again
+    /// at once: a turn may have come earlier, or a hold grown past its limit.
+    changed: Notify,
 }
 
 #[derive(Debug)]
 struct State {
-    /// The earliest start of the next slot.
-    next: Instant,
+    /// The earliest start of the next turn by this pacer's own spacing.
+    next_own: Instant,
+    /// The earliest start of the next turn by the spacing the server's `RateLimit-*` headers called for when the
+    /// last turn was claimed.
+    next_server: Instant,
     /// The spacing the latest `RateLimit-*` headers call for.
     server_interval: Duration,
     pause: Option<Pause>,
+    /// While 429s go on: no turn before this, unless an answer other than 429 comes first. One request (the
+    /// probe) goes after each pause; this keeps the others back until its answer tells how things stand.
+    probe_hold: Option<Pause>,
+    /// Consecutive 429s, whoever met them; reset by any other answer.
+    strikes: u32,
     /// When the server's current window ends, as narrowed down by its answers.
     window: Option<WindowEnd>,
 }
@@ -81,7 +111,7 @@ struct WindowEnd {
 impl WindowEnd {
     /// What one answer at `now` with `RateLimit-Reset: reset` says.
     fn from_answer(now: Instant, reset: Duration) -> Self {
-        let latest = now.checked_add(reset).unwrap_or(now);
+        let latest = now + reset.min(FURTHEST);
         let earliest = latest.checked_sub(Duration::from_secs(1)).unwrap_or(now).max(now);
         WindowEnd { earliest, latest }
     }
@@ -125,6 +155,8 @@ pub enum PauseCause {
     /// An answer said `RateLimit-Remaining: 0`: the window's quota is used up (by us or by other traffic on the
     /// same key) until `RateLimit-Reset`.
     QuotaUsedUp,
+    /// The `RateLimit-Remaining` and `RateLimit-Reset` of the last answers space requests this far apart.
+    QuotaSpacing,
 }
 
 impl std::fmt::Display for PauseCause {
@@ -133,6 +165,7 @@ impl std::fmt::Display for PauseCause {
             PauseCause::RateLimited { retry_after: Some(_) } => f.write_str("429, Retry-After"),
             PauseCause::RateLimited { retry_after: None } => f.write_str("429"),
             PauseCause::QuotaUsedUp => f.write_str("RateLimit-Remaining: 0"),
+            PauseCause::QuotaSpacing => f.write_str("RateLimit-Remaining and RateLimit-Reset"),
         }
     }
 }
@@ -154,15 +187,21 @@ impl Pacer {
     }
 
     fn with_interval(interval: Duration) -> Self {
+        let now = Instant::now();
         Pacer {
             shared: Arc::new(Shared {
                 interval,
+                striking: AtomicBool::new(false),
                 state: Mutex::new(State {
-                    next: Instant::now(),
+                    next_own: now,
+                    next_server: now,
                     server_interval: Duration::ZERO,
                     pause: None,
+                    probe_hold: None,
+                    strikes: 0,
                     window: None,
                 }),
+                changed: Notify::new(),
             }),
         }
     }
@@ -172,33 +211,60 @@ impl Pacer {
         self.shared.interval
     }
 
-    /// Waits until the caller may send one request. Every attempt of every call of a client built with this pacer
-    /// goes through here; call it before requests of your own on the same key.
+    /// Waits until the caller may send one request, however long the server holds every request back (a hostile
+    /// hint counts as at most a year). Prefer [`Pacer::acquire_within`], which does not wait for a pause longer
+    /// than you can.
+    pub async fn acquire(&self) {
+        // Nothing is further away than `Duration::MAX`: this never returns the hold.
+        let _ = self.acquire_within(Duration::MAX).await;
+    }
+
+    /// Waits until the caller may send one request, unless the server holds every request back (a 429, a used-up
+    /// window, a spacing its `RateLimit-*` headers call for) until further away than `limit`: then it returns that
+    /// hold at once, and the caller should not send. Queueing behind other callers of this pacer under its own
+    /// spacing is not bounded by `limit` (each turn comes after the one before it); a hold that starts or grows
+    /// while the caller waits is checked again.
     ///
     /// A turn is claimed when it comes, not booked ahead: a caller sleeps until the earliest moment a turn could be
     /// free, then claims it if it still is (another caller, a new pause or a wider spacing may have taken it), so
     /// the spacing in force at that moment applies, not the one in force when the caller started waiting.
-    pub async fn acquire(&self) {
+    pub async fn acquire_within(&self, limit: Duration) -> Result<(), Pause> {
         loop {
+            // Registered before the state is read, so that no change between the two is missed.
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let earliest = {
                 let mut state = self.lock();
                 let now = Instant::now();
-                let earliest = state.earliest();
+                if let Some(hold) = state.server_hold(now) {
+                    if hold.until.saturating_duration_since(now) > limit {
+                        return Err(hold);
+                    }
+                }
+                let earliest = state.earliest(now);
                 if earliest <= now {
-                    let spacing = self.shared.interval.max(state.server_interval);
-                    state.next = now.checked_add(spacing).unwrap_or(now);
-                    return;
+                    state.claim(now, self.shared.interval);
+                    return Ok(());
                 }
                 earliest
             };
-            tokio::time::sleep_until(earliest).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(earliest) => {}
+                () = &mut changed => {}
+            }
         }
     }
 
     /// The pause in force now, if any: for progress displays ("waiting 58 s for quota (429, Retry-After)").
     pub fn pause(&self) -> Option<Pause> {
         let state = self.lock();
-        state.pause.filter(|pause| pause.until > Instant::now())
+        let now = Instant::now();
+        [state.pause, state.probe_hold]
+            .into_iter()
+            .flatten()
+            .filter(|pause| pause.until > now)
+            .max_by_key(|pause| pause.until)
     }
 
     /// Takes an answer's quota headers into account: call it with the status and headers of answers to requests
@@ -216,16 +282,27 @@ impl Pacer {
         let reset = rate_limit.and_then(|limit| limit.reset);
         let remaining = rate_limit.and_then(|limit| limit.remaining);
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
-        if !rate_limited && (remaining.is_none() || reset.is_none()) {
-            // Nothing to learn (a server without the headers): no lock taken on this, the common path.
+        if !rate_limited && (remaining.is_none() || reset.is_none()) && !self.shared.striking.load(Ordering::Acquire) {
+            // Nothing to learn (a server without the headers, no 429 going on): no lock taken on this, the common
+            // path.
             return;
         }
         let now = Instant::now();
         let mut state = self.lock();
+        self.shared.changed.notify_waiters();
         if rate_limited {
-            let wait = retry_after.or(reset).unwrap_or(DEFAULT_PAUSE);
-            state.pause_until(now, wait, PauseCause::RateLimited { retry_after });
+            state.strikes = state.strikes.saturating_add(1);
+            self.shared.striking.store(true, Ordering::Release);
+            let hint = usable_hint(retry_after).or(usable_hint(reset));
+            let wait = quota_wait(state.strikes, hint);
+            state.pause_until(now, wait, PauseCause::RateLimited { retry_after: hint });
             return;
+        }
+        // Any other answer: the server takes requests again.
+        if state.strikes > 0 {
+            state.strikes = 0;
+            state.probe_hold = None;
+            self.shared.striking.store(false, Ordering::Release);
         }
         let (Some(remaining), Some(reset)) = (remaining, reset) else {
             return;
@@ -259,22 +336,51 @@ impl Pacer {
 }
 
 impl State {
+    /// What the server holds every request back for, now: the furthest of a pause, a probe's hold and the
+    /// spacing its headers call for; `None` when it holds nothing back.
+    fn server_hold(&self, now: Instant) -> Option<Pause> {
+        let spacing = Pause {
+            until: self.next_server,
+            cause: PauseCause::QuotaSpacing,
+        };
+        [self.pause, self.probe_hold, Some(spacing)]
+            .into_iter()
+            .flatten()
+            .filter(|hold| hold.until > now)
+            .max_by_key(|hold| hold.until)
+    }
+
     /// The earliest moment the next turn may start.
-    fn earliest(&self) -> Instant {
-        match self.pause {
-            Some(pause) => self.next.max(pause.until),
-            None => self.next,
+    fn earliest(&self, now: Instant) -> Instant {
+        let held = self.server_hold(now).map_or(now, |hold| hold.until);
+        self.next_own.max(held)
+    }
+
+    /// Takes the turn at `now`. While 429s go on, this turn is a probe: the next one waits for its answer, or for
+    /// the next backoff.
+    fn claim(&mut self, now: Instant, interval: Duration) {
+        self.next_own = now + interval;
+        self.next_server = now + self.server_interval.min(FURTHEST);
+        if self.strikes > 0 {
+            let cause = self
+                .pause
+                .map_or(PauseCause::RateLimited { retry_after: None }, |pause| pause.cause);
+            self.probe_hold = Some(Pause {
+                until: now + quota_backoff(self.strikes.saturating_add(1)),
+                cause,
+            });
         }
     }
 
     /// Holds every caller until `now + wait`, keeping a longer pause already in force. The spacing the last
     /// `RateLimit-*` headers called for belongs to the window that is ending: a fresh window starts unpaced by it.
     fn pause_until(&mut self, now: Instant, wait: Duration, cause: PauseCause) {
-        let until = now.checked_add(wait).unwrap_or(now + Duration::from_secs(86_400));
+        let until = now + wait.min(FURTHEST);
         if self.pause.is_none_or(|pause| pause.until < until) {
             self.pause = Some(Pause { until, cause });
         }
         self.server_interval = Duration::ZERO;
+        self.next_server = self.next_server.min(now);
     }
 }
 
@@ -317,7 +423,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_429_holds_every_caller_until_retry_after() {
+    async fn a_429_holds_every_caller_until_retry_after_then_one_probe_goes_first() {
         let pacer = Pacer::unlimited();
         let start = Instant::now();
         pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "45")]));
@@ -328,10 +434,128 @@ mod tests {
                 retry_after: Some(Duration::from_secs(45))
             }
         );
-        let (a, b) = tokio::join!(pacer.acquire(), pacer.acquire());
-        let _ = (a, b);
-        assert_eq!(start.elapsed(), Duration::from_secs(45));
+        let first = tokio::spawn({
+            let pacer = pacer.clone();
+            async move {
+                pacer.acquire().await;
+                Instant::now() - start
+            }
+        });
+        let second = tokio::spawn({
+            let pacer = pacer.clone();
+            async move {
+                pacer.acquire().await;
+                Instant::now() - start
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(46)).await;
+        // The probe went at 45 s; the other waits for its answer.
+        let probe = first.await.unwrap().min(Duration::from_secs(46));
+        assert_eq!(probe, Duration::from_secs(45));
+        assert!(!second.is_finished(), "only the probe goes after a pause");
+        pacer.observe(StatusCode::NO_CONTENT, &HeaderMap::new());
+        assert_eq!(
+            second.await.unwrap(),
+            Duration::from_secs(46),
+            "the probe's success lets the rest go"
+        );
         assert_eq!(pacer.pause(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_429s_without_hints_back_off_for_every_caller() {
+        // A server that answers every request 429, with no hint (or a useless one): eight callers in a loop.
+        for useless in [None, Some(("retry-after", "0")), Some(("ratelimit-reset", "0"))] {
+            let pacer = Pacer::unlimited();
+            let start = Instant::now();
+            let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (pacer, sent) = (pacer.clone(), sent.clone());
+                    tokio::spawn(async move {
+                        while Instant::now() - start < Duration::from_secs(60) {
+                            pacer.acquire().await;
+                            if Instant::now() - start >= Duration::from_secs(60) {
+                                break;
+                            }
+                            sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(5)).await; // the round trip
+                            let answer = headers(useless.as_slice());
+                            pacer.observe(StatusCode::TOO_MANY_REQUESTS, &answer);
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.await.unwrap();
+            }
+            let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+            // Eight at once before the first answer, then a probe after each backoff (the burst's 429s count).
+            assert!(sent <= 8 + 2, "{useless:?}: {sent} requests in the first minute");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_longer_than_the_limit_is_returned_at_once() {
+        let pacer = Pacer::per_minute(NonZeroU32::new(60).unwrap());
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "99999999")]),
+        );
+        let start = Instant::now();
+        let hold = pacer.acquire_within(Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::ZERO, "no wait at all");
+        assert_eq!(hold.cause, PauseCause::QuotaUsedUp);
+        assert_eq!(
+            hold.until - start,
+            Duration::from_secs(99_999_999),
+            "the wait as the server gave it"
+        );
+
+        // A 429 whose Retry-After overflows every clock: held for a thousand years, no panic.
+        let pacer = Pacer::unlimited();
+        pacer.observe(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "18446744073709551615")]),
+        );
+        let hold = pacer.acquire_within(Duration::from_secs(120)).await.unwrap_err();
+        assert_eq!(hold.until - Instant::now(), FURTHEST);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spacing_from_an_absurd_reset_is_a_hold_but_queueing_is_not() {
+        let pacer = Pacer::unlimited();
+        pacer.observe(
+            StatusCode::NO_CONTENT,
+            &headers(&[("ratelimit-remaining", "1"), ("ratelimit-reset", "99999999")]),
+        );
+        pacer.acquire_within(Duration::from_secs(5)).await.unwrap();
+        let hold = pacer.acquire_within(Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(hold.cause, PauseCause::QuotaSpacing);
+
+        // Our own spacing is queueing: ten callers at one a second all get their turn within a 2 s limit.
+        let pacer = Pacer::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(1));
+        let start = Instant::now();
+        for _ in 0..10 {
+            pacer.acquire_within(Duration::from_secs(2)).await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_that_grows_while_waiting_is_checked_again() {
+        let pacer = Pacer::unlimited();
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "3")]));
+        let waiter = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.acquire_within(Duration::from_secs(10)).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pacer.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "3600")]));
+        let start = Instant::now();
+        let hold = waiter.await.unwrap().unwrap_err();
+        assert_eq!(start.elapsed(), Duration::ZERO, "the new pause is checked at once");
+        assert!(hold.until - Instant::now() > Duration::from_secs(3000));
     }
 
     #[tokio::test(start_paused = true)]

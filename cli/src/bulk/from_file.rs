@@ -67,7 +67,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         }
     }
 
-    let retry = setup::retry_policy(args.connection.attempts, args.deadline);
+    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
     let pacer = setup::pacer(args.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,

@@ -1,9 +1,11 @@
-//! Ctrl-C (SIGINT) and SIGTERM during a bulk run: the first asks the run to stop starting lines (the ones in
-//! flight finish and are journaled); a second one quits at once.
+//! Ctrl-C (SIGINT) and SIGTERM during a bulk run: the first stops every line that has not been sent (lines
+//! waiting for their turn or for quota included, through the client's cancellation token; the requests in flight
+//! finish and are journaled); a second one quits at once.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use etoro_client::CancellationToken;
 use tokio::task::JoinHandle;
 
 use crate::output;
@@ -48,8 +50,9 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Starts listening. `on_force` is printed when a second signal quits the process at once.
-    pub fn listen(on_force: String) -> std::io::Result<Interrupt> {
+    /// Starts listening. The first signal cancels `stop`; `on_force` is printed when a second signal quits the
+    /// process at once.
+    pub fn listen(stop: CancellationToken, on_force: String) -> std::io::Result<Interrupt> {
         let received = Arc::new(AtomicU8::new(0));
         let mut signals = Signals::new()?;
         let task = tokio::spawn({
@@ -57,8 +60,10 @@ impl Interrupt {
             async move {
                 let first = signals.next().await;
                 received.store(first as u8, Ordering::SeqCst);
+                stop.cancel();
                 let second = signals.next().await;
-                output::note(&format!("\n{} again: quitting now. {on_force}", second.name()));
+                output::note("");
+                output::note(&format!("{} again: quitting now. {on_force}", second.name()));
                 std::process::exit(second.exit_code());
             }
         });

@@ -8,14 +8,17 @@
 //!   their retries; different tokens run side by side, up to [`Options::concurrency`] at once. A token ends in
 //!   the state its last job asks for.
 //! - **One pace**: every attempt goes through the client, so through its [`etoro_client::Pacer`] (retries
-//!   included); a 429 holds every worker until its `Retry-After`, and a job that meets one waits for quota
-//!   within the client's deadline instead of failing.
+//!   included); a 429 holds every worker (longer after each 429 in a row), and a job that meets one waits for
+//!   quota within the client's deadline instead of failing. When eToro holds every request back for longer than
+//!   that deadline, the job is not sent, the run stops at once ([`Stop::Quota`], exit 4) and every line not sent
+//!   is left for a resume.
 //! - **A journal** ([`journal::Journal`]): a `started` record with the request id before the first attempt of a
 //!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]) and
 //!   re-sends a job left unfinished under its request id. A journal that cannot be written stops the run (exit
 //!   5): no new job starts, the ones in flight finish and are reported.
-//! - **Signals**: the first Ctrl-C or SIGTERM stops starting jobs, lets the ones in flight finish, prints the
-//!   summary and how to resume (exit 130 or 143); a second one quits at once.
+//! - **Signals**: the first Ctrl-C or SIGTERM stops every job not sent (those waiting for a turn or for quota
+//!   included, at once), lets the requests in flight finish, prints the summary and how to resume (exit 130 or
+//!   143); a second one quits at once.
 //! - **Output**: with `json`, one JSON object per result on stdout in completion order (a journal record's
 //!   shape), then the summary object; otherwise results and summary as text on stderr, with a progress line on a
 //!   terminal.
@@ -34,7 +37,7 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use chrono::Utc;
-use etoro_client::{Client, Error, Pacer, Updated};
+use etoro_client::{CancellationToken, Client, Error, Updated};
 use futures::stream::{self, StreamExt};
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -95,8 +98,13 @@ pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, opt
     if let Some(journal) = &options.journal {
         announce(journal, &plan);
     }
+    // Every call of the run stops waiting when this is cancelled: by a signal, or by a quota pause past the
+    // deadline.
+    let stop_waiting = CancellationToken::new();
+    let client = &client.with_cancellation(stop_waiting.clone());
     let mut engine = Engine {
         client,
+        stop_waiting,
         json: options.json,
         concurrency: options.concurrency.max(1),
         journal: RefCell::new(options.journal),
@@ -158,6 +166,8 @@ fn announce(journal: &Journal, plan: &Plan) {
 /// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
 struct Engine<'a> {
     client: &'a Client,
+    /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
+    stop_waiting: CancellationToken,
     json: bool,
     concurrency: usize,
     journal: RefCell<Option<Journal>>,
@@ -186,7 +196,7 @@ impl Engine<'_> {
         } else {
             "Without --journal, the lines in flight may or may not have been applied.".to_owned()
         };
-        match Interrupt::listen(on_force) {
+        match Interrupt::listen(self.stop_waiting.clone(), on_force) {
             Ok(interrupt) => self.interrupt = Some(interrupt),
             Err(err) => output::note(&format!("warning: cannot listen for Ctrl-C: {err}")),
         }
@@ -259,6 +269,32 @@ impl Engine<'_> {
             .request_id(request_id)
             .await;
         self.in_flight.set(self.in_flight.get() - 1);
+        if let Err(err) = &result {
+            if matches!(err, Error::QuotaWait(_)) {
+                self.stop_for_quota(line, err);
+            }
+            if stopped_unsent(err) {
+                self.summary.borrow_mut().not_sent += 1;
+                let record = Record {
+                    report: Report {
+                        line: Some(line),
+                        outcome: "not-sent",
+                        portfolio: Some(portfolio),
+                        token: Some(token),
+                        request_id: Some(request_id),
+                        at: Some(Utc::now()),
+                        ..Report::default()
+                    },
+                    body: Some(&body),
+                    occurrence: Some(key.occurrence),
+                    input_prefix: None,
+                };
+                // The `started` record answered: the journal tells the line was not sent; a resume sends it under
+                // the same request id.
+                self.journal_write(&record.to_json());
+                return;
+            }
+        }
         self.done.set(self.done.get() + 1);
 
         let mut report = match &result {
@@ -282,6 +318,18 @@ impl Engine<'_> {
         self.journal_write(&record);
         self.count(outcome, result.as_ref().err());
         self.emit(&record, || text_of(line, &result));
+    }
+
+    /// A line met a quota pause longer than its deadline: every line behind it would wait as long, so the run
+    /// stops (exit 4), and the lines waiting for a turn end at once, not sent. Said once.
+    fn stop_for_quota(&self, line: u64, err: &Error) {
+        if self.stop.get().is_some() {
+            return;
+        }
+        self.stop_for(Stop::Quota, Exit::Failed);
+        self.progress.say(&format!(
+            "line {line}: {err}; stopping the run, since every line not sent yet would wait as long"
+        ));
     }
 
     /// Counts one result.
@@ -393,15 +441,18 @@ impl Engine<'_> {
         }
     }
 
+    /// Stops the run: no line starts, and the lines waiting for a turn or for quota end at once, not sent.
     fn stop_for(&self, stop: Stop, exit: Exit) {
         if self.stop.get().is_none() {
             self.stop.set(Some(stop));
         }
+        self.stop_waiting.cancel();
         let mut summary = self.summary.borrow_mut();
         summary.exit = summary.exit.max(exit);
     }
 
-    /// True once the run must start no more lines: a signal, or a local I/O failure.
+    /// True once the run must start no more lines: a signal, a local I/O failure, a quota pause past the
+    /// deadline.
     fn stopped(&self) -> bool {
         if self.stop.get().is_none() {
             if let Some(signal) = self.interrupt.as_ref().and_then(Interrupt::received) {
@@ -415,7 +466,7 @@ impl Engine<'_> {
     fn show(&self) {
         self.stopped();
         let stopping = matches!(self.stop.get(), Some(Stop::Signal(_)));
-        let pause = self.client.pacer().and_then(Pacer::pause);
+        let pause = self.client.pacer().pause();
         let summary = self.summary.borrow();
         let snapshot = Snapshot {
             total: self.total,
@@ -489,6 +540,12 @@ fn hint(summary: &Summary, journaled: bool) {
              their tokens); the others are skipped",
         );
     }
+}
+
+/// True for a line that ended before it was sent because the run is stopping: cancelled while waiting for its
+/// turn, or held back by a quota pause longer than its deadline.
+fn stopped_unsent(err: &Error) -> bool {
+    matches!(err, Error::Cancelled { .. } | Error::QuotaWait(_)) && err.nothing_sent()
 }
 
 /// One result as a line of text.

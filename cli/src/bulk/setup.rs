@@ -45,7 +45,7 @@ pub fn open_journal(path: Option<&Path>, dry_run: bool) -> Result<Option<Journal
 }
 
 /// The retry policy of a bulk client: `attempts` after failures, and waits for quota (429) within `deadline`
-/// per line instead of failing.
+/// per line instead of failing (a pause longer than that fails the line unsent, and stops the run).
 pub fn retry_policy(attempts: u32, deadline: Option<Duration>) -> RetryPolicy {
     RetryPolicy::default()
         .max_attempts(attempts)
@@ -100,6 +100,7 @@ mod tests {
             auth: None,
             timeout: None,
             attempts: 4,
+            deadline: None,
             mock,
         };
         let real = connection(etoro_client::DEFAULT_BASE_URL, false);

@@ -16,6 +16,9 @@ pub enum Stop {
     Signal(Signal),
     /// The journal or standard output could not be written.
     LocalIo,
+    /// eToro holds every request back for longer than a line's `--deadline` (a 429's wait, a used-up window):
+    /// waiting would outlive the deadline of every line behind it.
+    Quota,
 }
 
 /// What happened to every line of a run.
@@ -31,7 +34,7 @@ pub struct Summary {
     pub invalid: u64,
     /// Already done, according to the journal: not sent.
     pub skipped: u64,
-    /// Not sent because the run stopped (a signal, a local I/O failure).
+    /// Not sent because the run stopped (a signal, a local I/O failure, a quota pause past the deadline).
     pub not_sent: u64,
     /// With `--dry-run`: the lines that would be sent.
     pub would_send: Option<u64>,
@@ -99,8 +102,10 @@ impl Summary {
         }
         counts["elapsedSeconds"] = json!((self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0);
         counts["exitCode"] = json!(self.exit_code());
-        if let Some(Stop::Signal(signal)) = self.stopped {
-            counts["interrupted"] = json!(signal.name());
+        match self.stopped {
+            Some(Stop::Signal(signal)) => counts["interrupted"] = json!(signal.name()),
+            Some(Stop::Quota) => counts["stoppedForQuota"] = json!(true),
+            _ => {}
         }
         json!({ "summary": counts }).to_string()
     }
@@ -118,6 +123,7 @@ impl Summary {
         let how = match self.stopped {
             Some(Stop::Signal(signal)) => format!("interrupted ({}) after {elapsed}", signal.name()),
             Some(Stop::LocalIo) => format!("stopped by a local I/O failure after {elapsed}"),
+            Some(Stop::Quota) => format!("stopped after {elapsed}: eToro's quota pause outlasts --deadline"),
             None => format!("done in {elapsed}"),
         };
         let desired = self.desired.map_or_else(String::new, |desired| {

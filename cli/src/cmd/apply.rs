@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -67,10 +66,6 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
 
-    /// How long one token's update may take, waits for quota included [default: 15m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub deadline: Option<Duration>,
-
     /// Which update endpoint to call: v1 (the default) or v2 (scope names only).
     #[arg(long, value_enum, default_value_t = Api::V1)]
     pub api: Api,
@@ -111,7 +106,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
     let now = Utc::now();
     let (wanted, invalid) = desired_states(lines, version, now);
 
-    let retry = setup::retry_policy(args.connection.attempts, args.deadline);
+    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
     let pacer = setup::pacer(args.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,

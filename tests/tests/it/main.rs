@@ -7,6 +7,7 @@ mod support;
 mod drift;
 mod errors;
 mod faults;
+mod hostile_quota;
 mod mock_contract;
 mod operations;
 mod properties;
