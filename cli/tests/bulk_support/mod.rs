@@ -163,21 +163,39 @@ pub struct Seen {
     pub at: Instant,
 }
 
-/// A small HTTP/1.1 server on 127.0.0.1 that answers each request with the status `answer` picks (from the
-/// request's index, from 0, and the request), an empty body, and records what it saw.
+/// A small HTTP/1.1 server on 127.0.0.1 that answers each request with what `answer` picks (from the request's
+/// index, from 0, and the request): a status and headers (and an empty body), or a whole [`Reply`]; it records
+/// what it saw.
 pub struct Scripted {
     pub base_url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-type Answer = dyn Fn(usize, &Seen) -> (u16, Vec<(&'static str, String)>) + Send + Sync;
+/// A [`Scripted`] answer.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl From<(u16, Vec<(&'static str, String)>)> for Reply {
+    fn from((status, headers): (u16, Vec<(&'static str, String)>)) -> Self {
+        Reply {
+            status,
+            headers,
+            body: String::new(),
+        }
+    }
+}
+
+type Answer = dyn Fn(usize, &Seen) -> Reply + Send + Sync;
 
 impl Scripted {
-    pub fn start(answer: impl Fn(usize, &Seen) -> (u16, Vec<(&'static str, String)>) + Send + Sync + 'static) -> Self {
+    pub fn start<R: Into<Reply>>(answer: impl Fn(usize, &Seen) -> R + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let answer: Arc<Answer> = Arc::new(answer);
+        let answer: Arc<Answer> = Arc::new(move |index, seen| answer(index, seen).into());
         let shared = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -231,21 +249,24 @@ fn serve(stream: std::net::TcpStream, seen: &Mutex<Vec<Seen>>, answer: &Answer) 
             status: 0,
             at: Instant::now(),
         };
-        let (status, headers) = {
+        let Reply { status, headers, body } = {
             let mut seen = seen.lock().unwrap();
             let answered = answer(seen.len(), &request);
-            request.status = answered.0;
+            request.status = answered.status;
             seen.push(request);
             answered
         };
-        let mut response = format!("HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\n");
+        let mut response = format!("HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n", body.len());
         if status == 204 {
             response = format!("HTTP/1.1 {status} No Content\r\n");
+        } else if !body.is_empty() {
+            response.push_str("content-type: application/json\r\n");
         }
         for (name, value) in headers {
             response.push_str(&format!("{name}: {value}\r\n"));
         }
         response.push_str("\r\n");
+        response.push_str(&body);
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }

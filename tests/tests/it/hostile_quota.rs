@@ -9,8 +9,6 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
 use etoro_client::{code, Client, Error, RetryPolicy, TokenUpdate};
 use futures::future::join_all;
 use serde_json::json;
@@ -33,29 +31,10 @@ const HINTS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// eToro's documented 429 body, with `headers`, to every request; returns the base URL and the arrival times.
+/// eToro's documented 429 answer, with `headers`, to every request; returns the base URL and the arrival times.
 async fn always_429(headers: &'static [(&'static str, &'static str)]) -> (String, Arc<Mutex<Vec<Instant>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let app = axum::Router::new().fallback({
-        let seen = seen.clone();
-        move || {
-            seen.lock().unwrap().push(Instant::now());
-            async move {
-                let body = json!({"errorCode": code::TOO_MANY_REQUESTS, "errorMessage": "Too many requests"});
-                let mut answer = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-                for (name, value) in headers {
-                    answer
-                        .headers_mut()
-                        .insert(HeaderName::from_static(name), HeaderValue::from_static(value));
-                }
-                answer
-            }
-        }
-    });
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+    let body = json!({"errorCode": code::TOO_MANY_REQUESTS, "errorMessage": "Too many requests"});
+    answering(429, body, headers).await
 }
 
 fn client(url: &str, deadline: Duration) -> Client {

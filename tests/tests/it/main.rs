@@ -4,6 +4,7 @@
 
 mod support;
 
+mod documented_answers;
 mod drift;
 mod errors;
 mod faults;

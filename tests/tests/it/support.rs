@@ -118,3 +118,40 @@ pub async fn first_then(
         .await;
     Mock::given(method(http_method)).respond_with(then).mount(server).await;
 }
+
+/// A server on 127.0.0.1 that gives every request the same answer (`status`, a JSON `body`, `headers`) and records
+/// when each arrived. It runs on the caller's runtime, so that a test on a paused clock (`start_paused`) runs the
+/// server on that clock too; returns the base URL and the arrival times.
+pub async fn answering(
+    status: u16,
+    body: serde_json::Value,
+    headers: &'static [(&'static str, &'static str)],
+) -> (String, Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>) {
+    use axum::http::{HeaderName, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = axum::Router::new().fallback({
+        let seen = seen.clone();
+        move || {
+            seen.lock().unwrap().push(tokio::time::Instant::now());
+            let body = body.clone();
+            async move {
+                let status = StatusCode::from_u16(status).unwrap();
+                let mut answer = (status, axum::Json(body)).into_response();
+                for (name, value) in headers {
+                    answer
+                        .headers_mut()
+                        .insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+                }
+                answer
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
