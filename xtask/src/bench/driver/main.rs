@@ -7,10 +7,12 @@
 //! `xtask-bench measure ...` runs one child and reports its time and peak memory;
 //! `xtask-bench probe wrapper|reqwest|hyper mock|bare N CONCURRENCY` runs one workload alone, to profile it
 //! (`perf record -g target/release/xtask-bench probe ...`);
-//! `xtask-bench quota LINES --cli PATH --out DIR` runs the quota measurement alone.
+//! `xtask-bench quota LINES --cli PATH --out DIR` runs the quota measurement alone;
+//! `xtask-bench hostile --cli PATH --out DIR` the hostile-quota one (a minute).
 
 mod apply;
 mod clients;
+mod hostile;
 mod procs;
 mod quota;
 mod servers;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Some("measure") => procs::measure_main(&args[1..]),
         Some("probe") => probe(&args[1..]),
         Some("quota") => quota::quota_main(&args[1..]),
+        Some("hostile") => hostile::hostile_main(&args[1..]),
         _ => Options::parse(&args).and_then(run),
     };
     match result {
@@ -184,6 +187,21 @@ struct Report {
 }
 
 impl Report {
+    /// Prints the rows, one a line, for the subcommands that run one measurement alone.
+    fn print_rows(&self) {
+        for row in &self.rows {
+            println!(
+                "{} | {} | {} | {:.3} | {} | {}",
+                row.measurement,
+                row.ours,
+                row.baseline,
+                row.value,
+                row.goal,
+                row.met_text()
+            );
+        }
+    }
+
     /// Adds a row; with a key, its value goes under `ratios.<key>` and its goal under `goals.<key>`.
     fn row(&mut self, key: Option<String>, row: Row) {
         if let Some(key) = key {
@@ -212,6 +230,15 @@ impl Report {
     }
 }
 
+/// The value after `--name` in `args`, or `usage` as the error.
+fn flag_value<'a>(args: &'a [String], name: &str, usage: &'static str) -> Result<&'a str, String> {
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+        .ok_or_else(|| usage.to_owned())
+}
+
 fn round(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale
@@ -233,19 +260,19 @@ fn run(options: Options) -> Result<(), String> {
     let mut report = Report::default();
 
     let step = |name: &str| eprintln!("bench: {name} ({:.0} s so far)", started.elapsed().as_secs_f64());
-    step("1/7 sequential per-request overhead");
+    step("1/8 sequential per-request overhead");
     sequential(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("2/7 concurrent throughput");
+    step("2/8 concurrent throughput");
     concurrent(&servers, &client_rt, &wire, plan, &mut report)?;
-    step("3/7 bulk from a file");
+    step("3/8 bulk from a file");
     bulk(&servers, &options, &wire, plan, &mut report)?;
-    step("4/7 one-shot latency");
+    step("4/8 one-shot latency");
     oneshot(&servers, &options, &wire, plan, &mut report)?;
-    step("5/7 regen");
+    step("5/8 regen");
     regen(&options, plan, &mut report)?;
-    step("6/7 quota efficiency");
+    step("6/8 quota efficiency");
     quota::quota(&servers, &options.cli, &options.out, plan.quota_lines, &mut report)?;
-    step("7/7 apply against naive bulk");
+    step("7/8 apply against naive bulk");
     apply::apply(
         &servers,
         &options.cli,
@@ -254,6 +281,8 @@ fn run(options: Options) -> Result<(), String> {
         plan.apply_naive_sample,
         &mut report,
     )?;
+    step("8/8 hostile quota (a minute)");
+    hostile::hostile(&servers, &options.cli, &options.out, &mut report)?;
     drop(client_rt);
     drop(servers);
 

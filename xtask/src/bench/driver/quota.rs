@@ -185,29 +185,14 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
 /// `xtask-bench quota LINES --cli PATH --out DIR`: this measurement alone, its rows on stdout.
 pub fn quota_main(args: &[String]) -> Result<(), String> {
     const USAGE: &str = "usage: xtask-bench quota LINES --cli PATH --out DIR";
-    let value = |name: &str| {
-        args.iter()
-            .position(|arg| arg == name)
-            .and_then(|i| args.get(i + 1))
-            .ok_or(USAGE)
-    };
+    let value = |name: &str| crate::flag_value(args, name, USAGE);
     let lines: usize = args.first().and_then(|n| n.parse().ok()).ok_or(USAGE)?;
     let (cli, out) = (Path::new(value("--cli")?), Path::new(value("--out")?));
     std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
     let servers = Servers::start().map_err(|err| err.to_string())?;
     let mut report = Report::default();
     quota(&servers, cli, out, lines, &mut report)?;
-    for row in &report.rows {
-        println!(
-            "{} | {} | {} | {:.3} | {} | {}",
-            row.measurement,
-            row.ours,
-            row.baseline,
-            row.value,
-            row.goal,
-            row.met_text()
-        );
-    }
+    report.print_rows();
     Ok(())
 }
 

@@ -1,16 +1,19 @@
 //! The loopback servers the bench targets: the eToro mock (every check on; for the quota measurement, with a
 //! quota), a bare hyper responder that reads the body and answers 204, to show what the clients cost without the
 //! mock's validation, and a proxy that removes the mock's `RateLimit-*` headers (the mock always sends them with
-//! a quota), to see how a bulk run paces itself from 429s alone.
+//! a quota), to see how a bulk run paces itself from 429s alone; and a hostile server that answers every request
+//! eToro's 429 without any hint of when to come back.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use etoro_mock::{MockConfig, MockServer};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -94,6 +97,27 @@ impl StrippingProxy {
     }
 }
 
+/// A server that answers every request `429 {"errorCode":"TooManyRequests","errorMessage":"Too many requests"}`
+/// (eToro's documented answer) with no `Retry-After` and no `RateLimit-*` headers, and counts the requests. It
+/// stops when dropped.
+pub struct AlwaysRateLimited {
+    base_url: String,
+    requests: Arc<AtomicUsize>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl AlwaysRateLimited {
+    /// The URL to point a client at.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
 /// The headers the proxy removes.
 const RATE_LIMIT_HEADERS: [&str; 4] = [
     "ratelimit-limit",
@@ -160,6 +184,17 @@ impl Servers {
         })
     }
 
+    /// A fresh [`AlwaysRateLimited`] server, on the servers' runtime.
+    pub fn always_rate_limited(&self) -> io::Result<AlwaysRateLimited> {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (addr, stop) = self.runtime.block_on(start_always_429(requests.clone()))?;
+        Ok(AlwaysRateLimited {
+            base_url: format!("http://{addr}"),
+            requests,
+            _stop: stop,
+        })
+    }
+
     /// Stops a target (a mock; the bare responder keeps running), waiting at most a few seconds.
     pub fn stop(&self, running: Running) {
         if let Some(mock) = running.mock {
@@ -193,6 +228,40 @@ async fn start_bare() -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service_fn(respond))
                             .await;
+                    });
+                }
+            }
+        }
+    });
+    Ok((addr, stop))
+}
+
+async fn start_always_429(requests: Arc<AtomicUsize>) -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let requests = requests.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request: Request<Incoming>| {
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            async move {
+                                let _ = request.into_body().collect().await;
+                                let body = r#"{"errorCode":"TooManyRequests","errorMessage":"Too many requests"}"#;
+                                let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+                                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                                response
+                                    .headers_mut()
+                                    .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+                                Ok::<_, Infallible>(response)
+                            }
+                        });
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                     });
                 }
             }
