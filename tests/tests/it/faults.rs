@@ -369,6 +369,7 @@ fn trace_logs_never_show_credentials() {
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, || {
@@ -389,6 +390,18 @@ fn trace_logs_never_show_credentials() {
         logs.contains("retrying") && logs.contains("updateUserToken"),
         "the retry is logged: {logs}"
     );
+    // Inside the call's one span, which names the operation, the ids, the request id and the attempt.
+    let retry_line = logs.lines().find(|line| line.contains("retrying")).unwrap();
+    for field in [
+        "etoro.call{",
+        "operation=\"updateUserToken\"",
+        &format!("portfolio={PORTFOLIO}"),
+        &format!("token={TOKEN}"),
+        "request_id=",
+        "attempt=1",
+    ] {
+        assert!(retry_line.contains(field), "{field} in the span: {retry_line}");
+    }
     for secret in [API_KEY, USER_KEY, BEARER] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
