@@ -40,6 +40,7 @@ mod auth;
 mod call;
 mod client;
 mod desired;
+mod env;
 mod error;
 mod hooks;
 mod ops;
@@ -64,7 +65,10 @@ pub use desired::{DesiredToken, FieldChange, Reconciliation};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;
 pub use hooks::{PreparedRequest, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY};
-pub use ops::{AgentPortfolio, CreatedToken, NewToken, Revoked, UpdateCall, Updated, UserToken};
+pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
+pub use ops::{
+    AgentPortfolio, CreateCall, CreatedToken, NewToken, RevokeCall, Revoked, UpdateCall, Updated, UserToken,
+};
 pub use pacer::{Pacer, Pause, PauseCause};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;

@@ -137,8 +137,10 @@ impl schemars::JsonSchema for TokenName {
 
 /// A user token's secret (`userToken`), as the create call returns it, once.
 ///
-/// It lives in a [`SecretString`]: `Debug` prints `[REDACTED]`, there is no `Display`, and the only way to the
-/// text is [`ExposeSecret::expose_secret`], which makes every use visible in review. `Serialize` writes the
+/// It lives in a [`SecretString`](crate::secrecy::SecretString): `Debug` prints `[REDACTED]`, there is no
+/// `Display`, and the only way to the text is
+/// [`ExposeSecret::expose_secret`](crate::secrecy::ExposeSecret::expose_secret), which makes every use visible in
+/// review. `Serialize` writes the
 /// secret itself, because that is the wire format of the answer; nothing in this crate serializes it.
 #[derive(Clone)]
 pub struct TokenSecret(SecretString);
