@@ -14,7 +14,9 @@ pub fn from_env(auth: Option<AuthKind>) -> Result<Credentials, String> {
     });
     Credentials::from_env(kind).map_err(|err| match err {
         Error::InvalidConfig { rule, .. } => {
-            format!("{rule} (credentials come from the environment; --auth keys|bearer picks a kind; --mock needs none)")
+            format!(
+                "{rule} (credentials come from the environment; --auth keys|bearer picks a kind; --mock needs none)"
+            )
         }
         other => other.to_string(),
     })

@@ -189,6 +189,9 @@ mod tests {
             .unwrap()
             .build()
             .unwrap_err();
-        assert!(bad.to_string().contains("x-api-key") && !bad.to_string().contains("a b"), "{bad}");
+        assert!(
+            bad.to_string().contains("x-api-key") && !bad.to_string().contains("a b"),
+            "{bad}"
+        );
     }
 }

@@ -47,6 +47,7 @@ mod ops;
 mod pacer;
 mod rate_limit;
 mod retry;
+pub mod rotation;
 pub mod scope;
 mod scope_check;
 mod token;
@@ -62,10 +63,10 @@ pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use desired::{DesiredToken, FieldChange, Reconciliation};
+pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;
 pub use hooks::{PreparedRequest, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY};
-pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
 pub use ops::{
     AgentPortfolio, CreateCall, CreatedToken, NewToken, RevokeCall, Revoked, UpdateCall, Updated, UserToken,
 };

@@ -124,8 +124,7 @@ impl Future for CreateCall<'_> {
     type Output = Result<CreatedToken, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state
-            .poll_with(cx, "create", |request| Box::pin(request.send()))
+        self.state.poll_with(cx, "create", |request| Box::pin(request.send()))
     }
 }
 
@@ -156,7 +155,10 @@ impl<'a> Request<'a> {
         let info = CallInfo::new(Operation::CreateUserToken, Some(portfolio), None, request_id);
         let budget = client.budget();
         client.check_scope_names(&self.token.scope_names, &budget, info).await?;
-        let success = call::run(&client.runner(), &budget, info, || self.attempt(request_id, body.clone())).await?;
+        let success = call::run(&client.runner(), &budget, info, || {
+            self.attempt(request_id, body.clone())
+        })
+        .await?;
         let answer = success.value;
         let missing = |field: &str| -> Error {
             UnexpectedResponse {
@@ -252,7 +254,12 @@ impl NewToken {
             token.refuse(InvalidInput::new("scopeNames", rule));
         }
         if !listed.ips_whitelist.is_empty() {
-            match listed.ips_whitelist.iter().map(|ip| ip.parse::<Ipv4Addr>()).collect::<Result<Vec<_>, _>>() {
+            match listed
+                .ips_whitelist
+                .iter()
+                .map(|ip| ip.parse::<Ipv4Addr>())
+                .collect::<Result<Vec<_>, _>>()
+            {
                 Ok(ips) => token.ips_whitelist = Some(ips),
                 Err(_) => token.refuse(InvalidInput::new(
                     "ipsWhitelist",

@@ -55,7 +55,9 @@ impl<'a, R, T> Pending<'a, R, T> {
                 Poll::Ready(output)
             }
             // Polling a finished future is a caller's bug; an error says so rather than a panic.
-            _ => Poll::Ready(Err(InvalidInput::new(what, "this call was polled after it completed").into())),
+            _ => Poll::Ready(Err(
+                InvalidInput::new(what, "this call was polled after it completed").into()
+            )),
         }
     }
 }

@@ -93,8 +93,7 @@ impl Future for RevokeCall<'_> {
     type Output = Result<Revoked, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state
-            .poll_with(cx, "revoke", |request| Box::pin(request.send()))
+        self.state.poll_with(cx, "revoke", |request| Box::pin(request.send()))
     }
 }
 
@@ -119,7 +118,10 @@ impl<'a> Request<'a> {
         let request_id = self.prepare()?;
         let (portfolio, token) = (self.portfolio, self.token);
         let info = CallInfo::new(Operation::RevokeUserToken, Some(portfolio), Some(token), request_id);
-        let result = call::run(&self.client.runner(), &self.client.budget(), info, || self.attempt(request_id)).await;
+        let result = call::run(&self.client.runner(), &self.client.budget(), info, || {
+            self.attempt(request_id)
+        })
+        .await;
         let (attempts, already_gone) = match result {
             Ok(success) => (success.call.attempts, false),
             Err(err) if err.is_not_found() && err.call().is_some_and(|call| call.earlier_outcome_unknown) => {

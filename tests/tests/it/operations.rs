@@ -185,7 +185,10 @@ async fn a_create_of_unknown_outcome_is_never_repeated() {
         assert_eq!(server.received_requests().await.unwrap().len(), 1, "{err}");
         assert!(err.outcome_unknown(), "{err}");
         assert!(err.is_retryable(), "transient: {err}");
-        assert!(!err.is_safe_to_retry(), "a second create could make a second token: {err}");
+        assert!(
+            !err.is_safe_to_retry(),
+            "a second create could make a second token: {err}"
+        );
         assert!(err.to_string().contains("list the agent-portfolio's tokens"), "{err}");
     }
 }
@@ -408,16 +411,30 @@ async fn create_and_revoke_take_a_request_id_and_a_dry_run_sends_nothing() {
 
     let prepared = client.create_user_token(portfolio(), new()).dry_run().await.unwrap();
     let shown = prepared.to_string();
-    assert!(shown.contains("POST") && shown.contains("/api/v2/") && shown.contains("[REDACTED]"), "{shown}");
+    assert!(
+        shown.contains("POST") && shown.contains("/api/v2/") && shown.contains("[REDACTED]"),
+        "{shown}"
+    );
     assert!(!shown.contains(API_KEY), "{shown}");
     let prepared = client.revoke_user_token(portfolio(), token()).dry_run().await.unwrap();
     assert!(prepared.to_string().contains("DELETE"), "{prepared}");
-    assert!(server.received_requests().await.unwrap().is_empty(), "a dry run sends nothing");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "a dry run sends nothing"
+    );
 
     let (create_id, revoke_id) = (Uuid::new_v4(), Uuid::new_v4());
-    let created = client.create_user_token(portfolio(), new()).request_id(create_id).await.unwrap();
+    let created = client
+        .create_user_token(portfolio(), new())
+        .request_id(create_id)
+        .await
+        .unwrap();
     assert_eq!(created.request_id, create_id);
-    let revoked = client.revoke_user_token(portfolio(), token()).request_id(revoke_id).await.unwrap();
+    let revoked = client
+        .revoke_user_token(portfolio(), token())
+        .request_id(revoke_id)
+        .await
+        .unwrap();
     assert_eq!(revoked.request_id, revoke_id);
     let sent: Vec<String> = server
         .received_requests()
@@ -429,7 +446,11 @@ async fn create_and_revoke_take_a_request_id_and_a_dry_run_sends_nothing() {
     assert_eq!(sent, [create_id.to_string(), revoke_id.to_string()]);
 
     // A nil id is refused by the dry run as by the real call, with nothing sent.
-    let err = client.revoke_user_token(Uuid::nil(), token()).dry_run().await.unwrap_err();
+    let err = client
+        .revoke_user_token(Uuid::nil(), token())
+        .dry_run()
+        .await
+        .unwrap_err();
     assert!(err.is_invalid_input() && !err.is_safe_to_retry(), "{err}");
 }
 
