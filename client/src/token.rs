@@ -150,6 +150,20 @@ impl TokenSecret {
     pub fn new(secret: impl Into<String>) -> Self {
         TokenSecret(SecretString::from(secret.into()))
     }
+
+    /// Why this secret cannot be stored and used as it is: empty, or holding a control character (a secret
+    /// travels in an HTTP header, where neither works, and printing one could drive the terminal). `None` when it
+    /// is usable. The reason never quotes the secret.
+    pub fn unusable(&self) -> Option<&'static str> {
+        let secret = self.expose_secret();
+        if secret.is_empty() {
+            Some("eToro returned an empty secret")
+        } else if secret.chars().any(char::is_control) {
+            Some("eToro returned a secret holding control characters, which no header can carry")
+        } else {
+            None
+        }
+    }
 }
 
 impl ExposeSecret<str> for TokenSecret {
@@ -227,6 +241,10 @@ mod tests {
         let secret: TokenSecret = serde_json::from_str("\"sk-live-123\"").unwrap();
         assert_eq!(format!("{secret:?}"), "[REDACTED]");
         assert_eq!(secret.expose_secret(), "sk-live-123");
+        assert_eq!(secret.unusable(), None);
+        assert!(TokenSecret::new("").unusable().is_some());
+        assert!(TokenSecret::new("ab\u{1b}[2J").unusable().is_some());
+        assert!(TokenSecret::new("ab\ncd").unusable().is_some());
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"sk-live-123\"");
     }
 }

@@ -129,6 +129,9 @@ impl FileSecretSink {
                 self.path.display()
             ))
             .into(),
+            OpenFailure::Io(err) if err.kind() == io::ErrorKind::NotFound => {
+                FileError::Refused(format!("the directory of {} does not exist", self.path.display())).into()
+            }
             OpenFailure::Io(err) => format!("cannot open {}: {err}", self.path.display()).into(),
         }
     }

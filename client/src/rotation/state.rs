@@ -100,6 +100,11 @@ pub enum Step {
 }
 
 impl Step {
+    /// True once the secret is stored (`secretStored`, `done`): where it went no longer matters to what is left.
+    pub fn is_past_storing(&self) -> bool {
+        matches!(self, Step::SecretStored { .. } | Step::Done { .. })
+    }
+
     /// The step's name, for messages.
     pub fn name(&self) -> &'static str {
         match self {
