@@ -80,8 +80,9 @@ pub use update::{Scopes, TokenUpdate};
 /// Re-exported: the ids the API takes and returns.
 pub use uuid::Uuid;
 
-/// Re-exported: the dates the API takes and returns (`DateTime<Utc>`).
-pub use chrono::{DateTime, Utc};
+/// Re-exported: the dates the API takes and returns (`DateTime<Utc>`), and the span
+/// [`UserToken::expires_within`] takes.
+pub use chrono::{DateTime, TimeDelta, Utc};
 
 /// Re-exported: the HTTP status of answers and errors.
 pub use reqwest::StatusCode;
