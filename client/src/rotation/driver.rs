@@ -11,7 +11,7 @@ use super::state::{RotationState, Step, STATE_VERSION};
 use super::store::StateStore;
 use super::{Event, Rotated, RotationError};
 use crate::client::Client;
-use crate::error::code;
+use crate::error::{code, Error};
 use crate::ops::{AgentPortfolio, NewToken};
 use crate::token::TokenName;
 
@@ -30,6 +30,9 @@ pub enum Expiry {
     Never,
 }
 
+/// What [`Rotation::on_event`] calls.
+type Observer<'a> = Box<dyn FnMut(&Event) + Send + Sync + 'a>;
+
 /// One rotation: the token to replace and how, before it runs. See the module's documentation.
 pub struct Rotation<'a> {
     client: &'a Client,
@@ -40,7 +43,7 @@ pub struct Rotation<'a> {
     ips: Option<Vec<Ipv4Addr>>,
     expiry: Option<Expiry>,
     discard_orphan: Option<Uuid>,
-    observer: Option<Box<dyn FnMut(&Event) + Send + Sync + 'a>>,
+    observer: Option<Observer<'a>>,
 }
 
 impl std::fmt::Debug for Rotation<'_> {
@@ -403,6 +406,14 @@ impl<'a> Rotation<'a> {
                     why: err.to_string(),
                 });
                 return Ok(());
+            }
+            Err(error) if error.is_safe_to_retry() || matches!(error, Error::Cancelled { .. }) => {
+                // Surely not sent (a connection never made, a quota wait past the deadline, a cancellation before
+                // sending): nothing was created; the state stays, and a rerun lists and creates.
+                return Err(RotationError::Call {
+                    error,
+                    left: "this create made no token; the rotation stands at \"create sent\": run it again".to_owned(),
+                });
             }
             Err(err) => {
                 let _ = sink.release().await;

@@ -395,3 +395,45 @@ fn a_rotation_future_can_be_spawned() {
     let future = Rotation::new(&client, portfolio, token).rotate(&mut store, &mut sink);
     is_send(&future);
 }
+
+#[tokio::test]
+async fn a_create_surely_not_sent_keeps_the_rotation_for_a_rerun() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    let listing = serde_json::json!({"agentPortfolios": [{"agentPortfolioId": PORTFOLIO, "userTokens": [
+        {"userTokenId": TOKEN, "userTokenName": "bot", "scopeNames": ["etoro-public:trade.real:read"]}]}]});
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listing))
+        .mount(&server)
+        .await;
+    // A rate limit far past the call's deadline: the create is never sent.
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "3600")
+                .set_body_json(serde_json::json!({"errorCode": "TooManyRequests"})),
+        )
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .api_keys("k", "u")
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (portfolio, token) = ids();
+    let mut store = FileStateStore::in_dir(dir.path(), portfolio, token).unwrap();
+    let mut sink = FileSecretSink::new(&dir.path().join("s")).unwrap();
+    let err = Rotation::new(&client, portfolio, token)
+        .rotate(&mut store, &mut sink)
+        .await
+        .unwrap_err();
+    let RotationError::Call { error, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(error.is_safe_to_retry() && !error.outcome_unknown(), "{err}");
+    let state = store.read().unwrap().expect("the rotation is kept");
+    assert!(matches!(state.step, Step::CreateSent { .. }), "{state:?}");
+    assert!(dir.path().join("s").exists(), "the secret file stays reserved");
+}
