@@ -325,7 +325,12 @@ async fn killed_after_the_secret_was_stored_the_rerun_only_revokes_the_old_token
         "the old token is not revoked before its successor is safe"
     );
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
+    let output = s.run(&["--secret-file", SECRET_FILE, "--ip", "198.51.100.9"]).await;
+    assert!(
+        stderr(&output).contains("--ip, --expires-*: ignored"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(s.proxy.created().len(), 1, "no second create");
     s.assert_rotated(&stored);

@@ -20,6 +20,10 @@
 //!   validation, the choice between scope names and the deprecated scope ids, credentials and `x-request-id` on
 //!   every request, pacing to eToro's quota, retries.
 //!
+//! Beside the core, [`rotation`] replaces a token by a new one safely across runs, directories and crashes (the
+//! `etoro-token rotate` command is a thin shell over it), and [`ClientBuilder::from_env`] builds a client from the
+//! command line's environment variables.
+//!
 //! What the public API takes and returns is re-exported ([`Uuid`], [`DateTime`], [`Utc`], [`StatusCode`]), so a
 //! program needs no other crate than this one and an async runtime.
 //!

@@ -98,10 +98,7 @@ pub struct RotateArgs {
 
 /// Runs or resumes the rotation.
 pub async fn run(args: RotateArgs) -> Exit {
-    match rotate(&args).await {
-        Ok(()) => Exit::Success,
-        Err(exit) => exit,
-    }
+    rotate(&args).await.err().unwrap_or(Exit::Success)
 }
 
 fn fail(exit: Exit, message: &str) -> Exit {
@@ -225,6 +222,12 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
     let question = match plan.status {
         PlanStatus::Finished => "",
         PlanStatus::Resume => {
+            if !args.scopes.is_empty() || !args.ips.is_empty() || args.expires_at.is_some() || args.expires_in.is_some()
+            {
+                output::note(
+                    "note: --scope, --ip, --expires-*: ignored, a resumed rotation keeps its recorded settings",
+                );
+            }
             output::note(&format!(
                 "resuming the rotation of user token {} recorded in {} (step: {})",
                 state.old_token,
