@@ -183,10 +183,38 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Removed while still held, so no other run can lock this file once we let go (see `take`).
-        let _ = fs::remove_file(&self.path);
+        // Removed while still held, so no other run can lock this file once we let go (see `take`). Only an empty
+        // file is ours to remove: a lock file never holds anything, so one that does was put there by someone else.
+        let empty = self
+            .file
+            .as_ref()
+            .and_then(|file| file.metadata().ok())
+            .is_some_and(|m| m.len() == 0);
+        if empty {
+            let _ = fs::remove_file(&self.path);
+        }
         drop(self.file.take());
     }
+}
+
+/// Refuses a file another user owns, or that others may write: whoever can write a rotation's state can make it
+/// revoke a token.
+pub(crate) fn check_private(metadata: &fs::Metadata, what: &str, path: &Path) -> Result<(), FileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if metadata.uid() != me || metadata.mode() & 0o022 != 0 {
+            return Err(FileError::Refused(format!(
+                "{what} {} belongs to another user or may be written by others (mode {:o}); it is not trusted",
+                path.display(),
+                metadata.mode() & 0o777
+            )));
+        }
+    }
+    let _ = (metadata, what, path);
+    Ok(())
 }
 
 #[cfg(all(test, unix))]
@@ -205,6 +233,11 @@ mod tests {
         );
         drop(first);
         assert!(!path.exists(), "the lock file is removed");
+        // A file that holds something is not a lock file of ours: it is locked, and left where it is.
+        fs::write(&path, "someone's notes").unwrap();
+        drop(Lock::take(path.clone(), "the state").unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "someone's notes");
+        fs::remove_file(&path).unwrap();
         // A file left by a process that died (kill -9) is taken over.
         fs::write(&path, "").unwrap();
         drop(Lock::take(path.clone(), "the state").unwrap());

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use super::files::{absolute, open_regular, parent_dir, sync_dir, FileError, Lock, OpenFailure};
+use super::files::{absolute, check_private, open_regular, parent_dir, sync_dir, FileError, Lock, OpenFailure};
 use super::state::{RotationState, STATE_VERSION};
 use super::BoxError;
 
@@ -100,6 +100,10 @@ impl FileStateStore {
             }
             Err(OpenFailure::Refused(refused)) => return Err(refused),
         };
+        let metadata = file
+            .metadata()
+            .map_err(|err| FileError::Io(format!("cannot inspect the rotation state {shown}: {err}")))?;
+        check_private(&metadata, "the rotation state", &self.path)?;
         let mut text = String::new();
         file.take(Self::MAX_BYTES + 1)
             .read_to_string(&mut text)

@@ -437,3 +437,29 @@ async fn a_create_surely_not_sent_keeps_the_rotation_for_a_rerun() {
     assert!(matches!(state.step, Step::CreateSent { .. }), "{state:?}");
     assert!(dir.path().join("s").exists(), "the secret file stays reserved");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_state_others_may_write_is_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world(vec![Portfolio::example()]).await;
+    let (portfolio, token) = ids();
+    let path = w.dir.path().join("state.json");
+    {
+        let mut store = FileStateStore::at(&path).unwrap();
+        let mut sink = FileSecretSink::new(&w.secret_path()).unwrap();
+        Rotation::new(&w.client, portfolio, token)
+            .rotate(&mut store, &mut sink)
+            .await
+            .unwrap();
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mut store = FileStateStore::at(&path).unwrap();
+    let sent = w.server.request_count();
+    let err = Rotation::new(&w.client, portfolio, token)
+        .plan(&mut store)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not trusted"), "{err}");
+    assert_eq!(w.server.request_count(), sent, "nothing was sent");
+}
