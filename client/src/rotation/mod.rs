@@ -42,6 +42,9 @@
 //! only when the caller says so ([`Rotation::discard_orphan`]). The old token is revoked only after the new
 //! secret is stored.
 //!
+//! Dropping the future of [`Rotation::rotate`] or [`Rotation::run`] (a timeout, a cancelled task, a shutdown) is
+//! like a crash at that point: the store holds the last step recorded, and the next run resumes from it.
+//!
 //! A create that eToro refuses for good leaves nothing behind: the state is removed and the sink releases its
 //! place (a file sink removes its empty file), so the corrected call starts afresh. The state is keyed by the
 //! agent-portfolio and the old token, not by a directory: [`FileStateStore::in_dir`] names its file by the two
