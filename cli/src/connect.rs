@@ -33,7 +33,7 @@ pub async fn connect(
         let (mock, credentials) = embedded_mock().await?;
         (mock_url(&mock), credentials, Some(mock))
     } else {
-        let credentials = credentials::from_env(args.auth, credentials::read_env).map_err(invalid)?;
+        let credentials = credentials::from_env(args.auth).map_err(invalid)?;
         (args.base_url.clone(), credentials, None)
     };
     let mut builder = Client::builder()
@@ -69,9 +69,9 @@ fn config_error(err: &Error) -> String {
         return err.to_string();
     };
     let source = match *setting {
-        "x-api-key" => credentials::API_KEY,
-        "x-user-key" => credentials::USER_KEY,
-        "bearer token" => credentials::ACCESS_TOKEN,
+        "x-api-key" => etoro_client::API_KEY_VAR,
+        "x-user-key" => etoro_client::USER_KEY_VAR,
+        "bearer token" => etoro_client::ACCESS_TOKEN_VAR,
         "base_url" => "--base-url (or ETORO_BASE_URL)",
         "timeout" => "--timeout",
         _ => return err.to_string(),

@@ -1,5 +1,7 @@
-//! `etoro-token rotate`: interrupted at each crash point and run again, it ends with exactly one new token whose
-//! secret was stored, and the old token revoked; the secret appears nowhere but where it was sent.
+//! `etoro-token rotate`: interrupted at each crash point (kill -9 while a request is held) and run again, from the
+//! same directory or another, it ends with exactly one new token whose secret was stored, and the old token
+//! revoked, or stops (exit 3) naming the token it will not touch; the secret appears nowhere but where it was
+//! sent. The library's own tests (`tests/tests/it/rotation.rs`) crash it at every save of its state.
 
 mod tokens_support;
 
@@ -41,9 +43,28 @@ async fn setup(portfolios: Vec<Portfolio>) -> Setup {
 }
 
 impl Setup {
+    /// The binary, run in `dir`, with this test's state directory (`XDG_STATE_HOME`).
+    fn command(&self, dir: &std::path::Path) -> tokio::process::Command {
+        let mut cmd = etoro_token(dir);
+        cmd.env("XDG_STATE_HOME", self.path("xdg"));
+        cmd
+    }
+
+    /// Where the rotation's state is by default.
+    fn state_path(&self) -> PathBuf {
+        self.path("xdg")
+            .join("etoro-token/rotations")
+            .join(format!("rotation-{PORTFOLIO}-{TOKEN}.json"))
+    }
+
     /// `rotate --yes` of the README token through the proxy, plus `extra`.
     fn rotate(&self, extra: &[&str]) -> tokio::process::Command {
-        let mut cmd = etoro_token(self.dir.path());
+        self.rotate_in(self.dir.path(), extra)
+    }
+
+    /// The same, run in `dir`.
+    fn rotate_in(&self, dir: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
+        let mut cmd = self.command(dir);
         cmd.args(["rotate", "--base-url", &self.proxy.base_url(), "--portfolio", PORTFOLIO])
             .args(["--token", TOKEN, "--yes"])
             .args(extra);
@@ -72,8 +93,18 @@ impl Setup {
         self.dir.path().join(name)
     }
 
-    fn state(&self, name: &str) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    /// The rotation's state, as recorded by default.
+    fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).unwrap()).unwrap()
+    }
+
+    /// Nothing but the state file is left in the state directory (no lock file, no temporary file).
+    fn assert_only_the_state_is_left(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.state_path().parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [self.state_path().file_name().unwrap()], "{left:?}");
     }
 
     /// The end every rotation must reach: the old token gone, exactly one token of the new name holding the old
@@ -133,12 +164,13 @@ async fn rotation_replaces_the_token_and_a_second_run_is_a_no_op() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for file in [SECRET_FILE, "bot.secret.rotation.json"] {
-            let mode = std::fs::metadata(s.path(file)).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600, "{file}");
+        for file in [s.path(SECRET_FILE), s.state_path()] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
         }
     }
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "oldRevoked");
+    s.assert_only_the_state_is_left();
+    assert_eq!(s.state()["step"]["name"], "done");
 
     let sent = s.proxy.seen().len();
     let second = s.run(&["--secret-file", SECRET_FILE]).await;
@@ -157,8 +189,7 @@ async fn rotation_to_stdout_prints_the_secret_alone_on_its_line() {
     let printed = stdout(&output);
     let secret = printed.strip_suffix('\n').unwrap();
     s.assert_rotated(secret);
-    let state = format!("etoro-token-rotation-{TOKEN}.json");
-    assert_eq!(s.state(&state)["step"]["name"], "oldRevoked");
+    assert_eq!(s.state()["step"]["name"], "done");
     let again = s.run(&[]).await;
     assert_eq!(again.status.code(), Some(0));
     assert!(stderr(&again).contains("nothing to do") && stdout(&again).is_empty());
@@ -190,7 +221,7 @@ async fn killed_after_the_create_was_made_the_rerun_revokes_the_unknown_token_an
     // The create reaches the mock, which makes the token; its answer never comes back, and the process dies.
     s.proxy.on("POST", "/user-tokens", Action::ForwardAndHold, 1);
     s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "createSent");
+    assert_eq!(s.state()["step"]["name"], "createSent");
     assert_eq!(tokens(&s.server).len(), 2, "the old token and the unknown new one");
     assert_eq!(secret_in(&s), "", "the secret file is reserved, still empty");
 
@@ -207,7 +238,7 @@ async fn killed_before_the_create_arrived_the_rerun_creates_exactly_once() {
     let mut s = setup(example()).await;
     s.proxy.on("POST", "/user-tokens", Action::Hold, 1);
     s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "createSent");
+    assert_eq!(s.state()["step"]["name"], "createSent");
     assert!(!s.server.requests().iter().any(|r| r.method == "POST"));
 
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
@@ -237,10 +268,7 @@ async fn a_secret_that_cannot_be_printed_revokes_the_new_token_and_the_rerun_cre
         [token_id()],
         "the new token is revoked at once, the old one untouched"
     );
-    assert_eq!(
-        s.state(&format!("etoro-token-rotation-{TOKEN}.json"))["step"]["name"],
-        "planned"
-    );
+    assert_eq!(s.state()["step"]["name"], "planned");
 
     let output = s.run(&[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -253,15 +281,20 @@ async fn a_secret_that_cannot_be_printed_revokes_the_new_token_and_the_rerun_cre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_token_left_created_without_its_secret_is_revoked_by_the_rerun() {
     let mut s = setup(example()).await;
-    // Standard output fails, and so does the immediate revoke of the new token: the run stops at "created".
+    // Standard output fails, and so does the immediate revoke of the new token: the run stops at "discarding".
     s.proxy.on("DELETE", "/user-tokens/", Action::Reset, 1);
     let full = std::fs::File::create("/dev/full").unwrap();
     let output = run(s.rotate(&["--attempts", "1"]).stdout(Stdio::from(full))).await;
     s.outputs.push(output.clone());
-    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
-    let state = s.state(&format!("etoro-token-rotation-{TOKEN}.json"));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let state = s.state();
     let first = s.proxy.created()[0].0;
-    assert_eq!(state["step"]["name"], "created");
+    assert!(
+        stderr(&output).contains(&format!("user token {first}")),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(state["step"]["name"], "discarding");
     assert_eq!(state["step"]["newToken"], first.to_string());
     assert_eq!(tokens(&s.server).len(), 2);
 
@@ -272,6 +305,7 @@ async fn a_new_token_left_created_without_its_secret_is_revoked_by_the_rerun() {
         "{}",
         stderr(&output)
     );
+    assert!(stderr(&output).contains(&first.to_string()), "{}", stderr(&output));
     let secret = stdout(&output).trim_end().to_owned();
     assert_eq!(s.assert_rotated(&secret), s.proxy.created()[1].0);
     s.assert_no_leak(None, Some(&secret));
@@ -282,7 +316,7 @@ async fn killed_after_the_secret_was_stored_the_rerun_only_revokes_the_old_token
     let mut s = setup(example()).await;
     s.proxy.on("DELETE", TOKEN, Action::Hold, 1);
     s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "secretStored");
+    assert_eq!(s.state()["step"]["name"], "secretStored");
     let stored = secret_in(&s);
     assert_eq!(Some(stored.clone()), s.proxy.secret_of(s.proxy.created()[0].0));
     assert_eq!(
@@ -291,7 +325,12 @@ async fn killed_after_the_secret_was_stored_the_rerun_only_revokes_the_old_token
         "the old token is not revoked before its successor is safe"
     );
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
+    let output = s.run(&["--secret-file", SECRET_FILE, "--ip", "198.51.100.9"]).await;
+    assert!(
+        stderr(&output).contains("--ip, --expires-*: ignored"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(s.proxy.created().len(), 1, "no second create");
     s.assert_rotated(&stored);
@@ -310,25 +349,41 @@ async fn a_lost_revoke_answer_is_finished_by_the_rerun() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["name"], "secretStored");
+    assert_eq!(s.state()["step"]["name"], "secretStored");
 
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("already gone"), "{}", stdout(&output));
-    assert_eq!(s.state("bot.secret.rotation.json")["step"]["alreadyGone"], true);
+    assert_eq!(s.state()["step"]["alreadyGone"], true);
+    s.assert_only_the_state_is_left();
     s.assert_rotated(&secret_in(&s));
     s.assert_no_leak(Some(SECRET_FILE), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_leftover_of_a_rotation_whose_state_was_lost_is_revoked() {
+async fn a_leftover_without_state_is_left_alone_until_named_with_discard_orphan() {
     let leftover = Uuid::new_v4();
     let mut portfolio = Portfolio::example();
     portfolio = portfolio.token(Token::new(leftover, NEW_NAME).scope_names(["etoro-public:trade.real:read"]));
     let mut s = setup(vec![portfolio]).await;
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains(&leftover.to_string()) && said.contains(&format!("--discard-orphan {leftover}")),
+        "{said}"
+    );
+    assert_eq!(tokens(&s.server).len(), 2, "nothing revoked");
+    assert!(
+        s.server.requests().iter().all(|r| r.method == "GET"),
+        "only the list was sent"
+    );
+    assert!(!s.path_exists(SECRET_FILE) && !s.state_path().exists());
+
+    let output = s
+        .run(&["--secret-file", SECRET_FILE, "--discard-orphan", &leftover.to_string()])
+        .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).contains(&leftover.to_string()));
     let new = s.assert_rotated(&secret_in(&s));
     assert_ne!(new, leftover);
     s.assert_no_leak(Some(SECRET_FILE), None);
@@ -344,7 +399,7 @@ async fn the_new_token_keeps_the_old_ones_ips_and_expiry() {
         .ips_whitelist(["198.51.100.7".parse().unwrap(), "198.51.100.8".parse().unwrap()])
         .expires_at(expiry);
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token.clone())]).await;
-    let mut cmd = etoro_token(s.dir.path());
+    let mut cmd = s.command(s.dir.path());
     cmd.args([
         "rotate",
         "--base-url",
@@ -372,7 +427,7 @@ async fn scope_ids_only_are_never_mapped_to_names_by_guessing() {
     let token = Token::new(old, "legacy").scope_ids([200, 211]);
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token)]).await;
     let rotate = |extra: &[&str]| {
-        let mut cmd = etoro_token(s.dir.path());
+        let mut cmd = s.command(s.dir.path());
         cmd.args([
             "rotate",
             "--base-url",
@@ -392,7 +447,12 @@ async fn scope_ids_only_are_never_mapped_to_names_by_guessing() {
         s.server.requests().iter().all(|r| r.method == "GET"),
         "only the list was sent"
     );
-    assert!(!s.path_exists("legacy.secret") && !s.path_exists("legacy.secret.rotation.json"));
+    assert!(!s.path_exists("legacy.secret"));
+    let state_dir = s.path("xdg").join("etoro-token/rotations");
+    assert!(
+        std::fs::read_dir(&state_dir).map_or(true, |mut dir| dir.next().is_none()),
+        "no state, no lock"
+    );
 
     let output = run(&mut rotate(&["--scope", "etoro-public:trade.real:read"])).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -415,7 +475,7 @@ impl Setup {
 async fn refusals_exit_2_and_send_nothing() {
     let mut s = setup(example()).await;
     std::fs::write(s.path("taken.secret"), "keep me").unwrap();
-    let mut no_yes = etoro_token(s.dir.path());
+    let mut no_yes = s.command(s.dir.path());
     no_yes
         .args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
         .args(["--token", TOKEN, "--secret-file", SECRET_FILE]);
@@ -461,7 +521,8 @@ async fn a_second_run_while_the_first_is_in_flight_is_refused_and_a_foreign_stat
 
     // The state of this rotation does not serve another token's.
     let other = Uuid::new_v4().to_string();
-    let mut cmd = etoro_token(s.dir.path());
+    let state = s.state_path().display().to_string();
+    let mut cmd = s.command(s.dir.path());
     cmd.args([
         "rotate",
         "--base-url",
@@ -470,14 +531,7 @@ async fn a_second_run_while_the_first_is_in_flight_is_refused_and_a_foreign_stat
         PORTFOLIO,
         "--yes",
     ])
-    .args([
-        "--token",
-        &other,
-        "--state",
-        "bot.secret.rotation.json",
-        "--secret-file",
-        SECRET_FILE,
-    ]);
+    .args(["--token", &other, "--state", &state, "--secret-file", SECRET_FILE]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(TOKEN), "{}", stderr(&output));
@@ -498,7 +552,7 @@ async fn a_create_refused_for_good_leaves_nothing_behind() {
         .await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("ScopeNameNotAllowed"));
-    assert!(!s.path_exists(SECRET_FILE) && !s.path_exists("bot.secret.rotation.json"));
+    assert!(!s.path_exists(SECRET_FILE) && !s.state_path().exists());
     assert_eq!(tokens(&s.server).len(), 1);
     // Corrected, the same command starts afresh.
     let output = s.run(&["--secret-file", SECRET_FILE]).await;
@@ -510,7 +564,7 @@ async fn a_create_refused_for_good_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_terminal_a_declined_rotation_changes_nothing() {
     let s = setup(example()).await;
-    let mut cmd = etoro_token(s.dir.path());
+    let mut cmd = s.command(s.dir.path());
     cmd.args(["rotate", "--base-url", &s.proxy.base_url(), "--portfolio", PORTFOLIO])
         .args(["--token", TOKEN, "--secret-file", SECRET_FILE]);
     let mut terminal = Terminal::spawn(&mut cmd);
@@ -519,7 +573,142 @@ async fn on_a_terminal_a_declined_rotation_changes_nothing() {
     terminal.type_line("no");
     let (code, seen) = terminal.finish().await;
     assert_eq!(code, Some(2), "{seen}");
-    assert!(!s.path_exists(SECRET_FILE) && !s.path_exists("bot.secret.rotation.json"));
+    assert!(!s.path_exists(SECRET_FILE) && !s.state_path().exists());
     assert!(s.server.requests().iter().all(|r| r.method == "GET"));
     assert_eq!(tokens(&s.server).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_from_another_directory_finishes_the_rotation_and_never_revokes_the_stored_token() {
+    let mut s = setup(example()).await;
+    let (a, b) = (s.path("dA"), s.path("dB"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    // Run A stores the new secret in dA/bot.secret, then its revoke of the old token fails.
+    s.proxy.on("DELETE", TOKEN, Action::Reset, 1);
+    let output = run(&mut s.rotate_in(&a, &["--secret-file", SECRET_FILE, "--attempts", "1"])).await;
+    s.outputs.push(output.clone());
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert_eq!(s.state()["step"]["name"], "secretStored");
+    let stored = std::fs::read_to_string(a.join(SECRET_FILE)).unwrap();
+
+    // Run B, the same command in dB, finds the rotation by its ids and only revokes the old token.
+    let output = run(&mut s.rotate_in(&b, &["--secret-file", SECRET_FILE])).await;
+    s.outputs.push(output.clone());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(s.proxy.created().len(), 1, "no second create");
+    assert!(!b.join(SECRET_FILE).exists());
+    assert!(
+        stdout(&output).contains(&a.join(SECRET_FILE).display().to_string()),
+        "{}",
+        stdout(&output)
+    );
+    s.assert_rotated(&stored);
+    s.assert_only_the_state_is_left();
+    s.assert_no_leak(Some("dA"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_create_a_rerun_elsewhere_is_told_where_the_secret_goes_and_a_lost_state_stops_at_3() {
+    let mut s = setup(example()).await;
+    let (a, b) = (s.path("dA"), s.path("dB"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    s.proxy.on("POST", "/user-tokens", Action::ForwardAndHold, 1);
+    let mut child = s.rotate_in(&a, &["--secret-file", SECRET_FILE]).spawn().unwrap();
+    s.proxy.until_held(1).await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let made = s.proxy.created()[0].0;
+
+    // A fresh workspace whose state directory is gone (a new CI machine): the token of the new name is an
+    // orphan whose secret may be held; it is named, left alone, and the command that resolves it is printed.
+    let mut fresh = s.rotate_in(&b, &["--secret-file", SECRET_FILE]);
+    fresh.env("XDG_STATE_HOME", s.path("other-xdg"));
+    let output = run(&mut fresh).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("--discard-orphan {made}")),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(tokens(&s.server).len(), 2, "nothing revoked");
+
+    // From dB with the same state: the secret goes to dA/bot.secret, recorded; a different file is refused.
+    let output = run(&mut s.rotate_in(&b, &["--secret-file", SECRET_FILE])).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let recorded = a.join(SECRET_FILE).display().to_string();
+    assert!(
+        stderr(&output).contains(&format!("--secret-file {recorded}")),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&mut s.rotate_in(&b, &["--secret-file", &recorded])).await;
+    s.outputs.push(output.clone());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let new = s.assert_rotated(&std::fs::read_to_string(a.join(SECRET_FILE)).unwrap());
+    assert_ne!(new, made, "the unknown token was revoked, another created");
+    s.assert_no_leak(Some("dA"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_first_save_the_rerun_starts_afresh() {
+    let mut s = setup(example()).await;
+    s.proxy.on("GET", "/agent-portfolios", Action::Hold, 1);
+    s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
+    assert!(
+        !s.state_path().exists() && !s.path_exists(SECRET_FILE),
+        "nothing was recorded or reserved"
+    );
+    let output = s.run(&["--secret-file", SECRET_FILE]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.assert_rotated(&secret_in(&s));
+    s.assert_only_the_state_is_left();
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_state_paths_are_refused_at_once_with_nothing_sent() {
+    let s = setup(example()).await;
+    let hostile = s.path("hostile");
+    std::fs::create_dir_all(&hostile).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", hostile.join("zero.json")).unwrap();
+    let fifo = std::ffi::CString::new(hostile.join("fifo.json").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::write(hostile.join("st.json"), "").unwrap();
+    std::fs::hard_link(hostile.join("st.json"), hostile.join("hard")).unwrap();
+    for (extra, says) in [
+        (vec!["--state", "zero.json"], "symbolic link"),
+        (vec!["--state", "fifo.json"], "FIFO"),
+        (vec!["--secret-file", "s", "--state", "./s"], "--secret-file"),
+        (vec!["--secret-file", "s", "--state", "../hostile/s"], "--secret-file"),
+        (vec!["--secret-file", "hard", "--state", "st.json"], "--secret-file"),
+        (vec!["--secret-file", "s.lock", "--state", "s"], "--secret-file"),
+    ] {
+        let started = std::time::Instant::now();
+        let output = run(&mut s.rotate_in(&hostile, &extra)).await;
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{extra:?}: {}", stderr(&output));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{extra:?} did not hang"
+        );
+    }
+    assert!(s.proxy.seen().is_empty(), "nothing was sent: {:?}", s.proxy.seen());
+    assert!(!hostile.join("s").exists() && !hostile.join("zero.json.lock").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_embedded_mock_the_state_is_as_short_lived_as_the_mock() {
+    let s = setup(example()).await;
+    for file in ["one.secret", "two.secret"] {
+        let mut cmd = s.command(s.dir.path());
+        cmd.args(["rotate", "--mock", "--portfolio", PORTFOLIO, "--token", TOKEN, "--yes"])
+            .args(["--secret-file", file]);
+        let output = run(&mut cmd).await;
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(stdout(&output).contains("rotated"), "{}", stdout(&output));
+        assert!(!std::fs::read_to_string(s.path(file)).unwrap().is_empty());
+    }
+    assert!(!s.path("xdg").exists(), "nothing kept for a mock that is gone");
 }

@@ -11,7 +11,8 @@ use crate::error::Error;
 /// How the client authenticates: eToro's key pair or an OAuth2 bearer token, never both.
 ///
 /// eToro refuses a request that carries both kinds with 401, so a client holds exactly one. The secrets live in
-/// [`SecretString`]s and never appear in `Debug` output, error messages or logs.
+/// [`SecretString`](crate::secrecy::SecretString)s and never appear in `Debug` output, error messages or logs.
+/// [`Credentials::from_env`] reads them from the environment, as the command line does.
 #[derive(Clone)]
 pub struct Credentials(Kind);
 

@@ -24,7 +24,8 @@ pub mod code {
     pub const NO_CHANGES_DETECTED: &str = "NoChangesDetected";
     /// 400 (v1): a `scopeIds` entry is not allowed.
     pub const SCOPE_ID_NOT_ALLOWED: &str = "ScopeIdNotAllowed";
-    /// 400 (create): scope names are required.
+    /// 400 (create): the body names no scope (`scopeNames` missing or empty). The code keeps its v1 name, "ids";
+    /// eToro's message says `ScopeNames is required`.
     pub const SCOPE_IDS_REQUIRED: &str = "ScopeIdsRequired";
     /// 400 (create): an `ipsWhitelist` entry is not a valid IPv4 address.
     pub const IPS_WHITELIST_INVALID_IP: &str = "IpsWhitelistInvalidIp";
@@ -373,6 +374,19 @@ impl Error {
             Error::Timeout { .. } | Error::QuotaWait(_) => true,
             _ => false,
         }
+    }
+
+    /// True when sending the same call again is safe: the failure is transient ([`Error::is_retryable`]) and
+    /// repeating cannot apply the operation twice. Updates, revokes, lists and the scopes lookup are idempotent;
+    /// a create is safe to repeat only when its request surely did not reach eToro (a rate limit, a connection
+    /// that could not be made): after a failure of unknown outcome ([`Error::outcome_unknown`]) a second create
+    /// could make a second token, so this is false; list the tokens and look for the name first.
+    pub fn is_safe_to_retry(&self) -> bool {
+        let Some(call) = self.call() else {
+            return false;
+        };
+        self.is_retryable()
+            && (call.operation.is_idempotent() || (!self.outcome_unknown() && !call.earlier_outcome_unknown))
     }
 
     /// True when the request may have reached eToro and been applied although no success came back: a timeout, a

@@ -20,6 +20,10 @@
 //!   validation, the choice between scope names and the deprecated scope ids, credentials and `x-request-id` on
 //!   every request, pacing to eToro's quota, retries.
 //!
+//! Beside the core, [`rotation`] replaces a token by a new one safely across runs, directories and crashes (the
+//! `etoro-token rotate` command is a thin shell over it), and [`ClientBuilder::from_env`] builds a client from the
+//! command line's environment variables.
+//!
 //! What the public API takes and returns is re-exported ([`Uuid`], [`DateTime`], [`Utc`], [`StatusCode`]), so a
 //! program needs no other crate than this one and an async runtime.
 //!
@@ -40,12 +44,14 @@ mod auth;
 mod call;
 mod client;
 mod desired;
+mod env;
 mod error;
 mod hooks;
 mod ops;
 mod pacer;
 mod rate_limit;
 mod retry;
+pub mod rotation;
 pub mod scope;
 mod scope_check;
 mod token;
@@ -61,10 +67,13 @@ pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use desired::{DesiredToken, FieldChange, Reconciliation};
+pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;
 pub use hooks::{PreparedRequest, DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY};
-pub use ops::{AgentPortfolio, CreatedToken, NewToken, Revoked, UpdateCall, Updated, UserToken};
+pub use ops::{
+    AgentPortfolio, CreateCall, CreatedToken, NewToken, RevokeCall, Revoked, UpdateCall, Updated, UserToken,
+};
 pub use pacer::{Pacer, Pause, PauseCause};
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
@@ -75,8 +84,9 @@ pub use update::{Scopes, TokenUpdate};
 /// Re-exported: the ids the API takes and returns.
 pub use uuid::Uuid;
 
-/// Re-exported: the dates the API takes and returns (`DateTime<Utc>`).
-pub use chrono::{DateTime, Utc};
+/// Re-exported: the dates the API takes and returns (`DateTime<Utc>`), and the span
+/// [`UserToken::expires_within`] takes.
+pub use chrono::{DateTime, TimeDelta, Utc};
 
 /// Re-exported: the HTTP status of answers and errors.
 pub use reqwest::StatusCode;

@@ -137,8 +137,10 @@ impl schemars::JsonSchema for TokenName {
 
 /// A user token's secret (`userToken`), as the create call returns it, once.
 ///
-/// It lives in a [`SecretString`]: `Debug` prints `[REDACTED]`, there is no `Display`, and the only way to the
-/// text is [`ExposeSecret::expose_secret`], which makes every use visible in review. `Serialize` writes the
+/// It lives in a [`SecretString`](crate::secrecy::SecretString): `Debug` prints `[REDACTED]`, there is no
+/// `Display`, and the only way to the text is
+/// [`ExposeSecret::expose_secret`](crate::secrecy::ExposeSecret::expose_secret), which makes every use visible in
+/// review. `Serialize` writes the
 /// secret itself, because that is the wire format of the answer; nothing in this crate serializes it.
 #[derive(Clone)]
 pub struct TokenSecret(SecretString);
@@ -147,6 +149,20 @@ impl TokenSecret {
     /// Wraps a secret.
     pub fn new(secret: impl Into<String>) -> Self {
         TokenSecret(SecretString::from(secret.into()))
+    }
+
+    /// Why this secret cannot be stored and used as it is: empty, or holding a control character (a secret
+    /// travels in an HTTP header, where neither works, and printing one could drive the terminal). `None` when it
+    /// is usable. The reason never quotes the secret.
+    pub fn unusable(&self) -> Option<&'static str> {
+        let secret = self.expose_secret();
+        if secret.is_empty() {
+            Some("eToro returned an empty secret")
+        } else if secret.chars().any(char::is_control) {
+            Some("eToro returned a secret holding control characters, which no header can carry")
+        } else {
+            None
+        }
     }
 }
 
@@ -225,6 +241,10 @@ mod tests {
         let secret: TokenSecret = serde_json::from_str("\"sk-live-123\"").unwrap();
         assert_eq!(format!("{secret:?}"), "[REDACTED]");
         assert_eq!(secret.expose_secret(), "sk-live-123");
+        assert_eq!(secret.unusable(), None);
+        assert!(TokenSecret::new("").unusable().is_some());
+        assert!(TokenSecret::new("ab\u{1b}[2J").unusable().is_some());
+        assert!(TokenSecret::new("ab\ncd").unusable().is_some());
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"sk-live-123\"");
     }
 }

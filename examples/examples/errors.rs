@@ -2,14 +2,18 @@
 //!
 //! `cargo run -p etoro-client-examples --example errors`
 
-use etoro_client::{code, Error, StatusCode, TokenUpdate, Uuid};
-use etoro_client_examples::{target, PORTFOLIO};
+use etoro_client::{code, ApiVersion, Client, Error, StatusCode, TokenUpdate, Uuid};
+use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (builder, _mock) = target().await?;
-    let client = builder.build()?;
-    let portfolio: Uuid = PORTFOLIO.parse()?;
+    // A local mock of eToro (open world: any token id exists).
+    let mock = MockServer::start("127.0.0.1:0".parse()?, MockConfig::default()).await?;
+    let client = Client::builder()
+        .base_url(mock.base_url())
+        .api_keys("example-api-key", "example-user-key")
+        .build()?;
+    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
 
     // Refused locally: an empty allow-list. Nothing is sent.
     let empty = TokenUpdate::new().ips_whitelist([]);
@@ -21,8 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("local: {err}");
 
     // Refused by eToro (here, the mock): v2 with a scope name outside the allowed list.
-    let (v2_builder, _v2_mock) = target().await?;
-    let v2 = v2_builder.api_version(etoro_client::ApiVersion::V2).build()?;
+    let v2 = Client::builder()
+        .base_url(mock.base_url())
+        .api_keys("example-api-key", "example-user-key")
+        .api_version(ApiVersion::V2)
+        .build()?;
     let unknown = TokenUpdate::new().scope_names(["etoro-public:everything"]);
     match v2.update_user_token(portfolio, Uuid::new_v4(), unknown).await {
         Err(err) if err.code() == Some(code::SCOPE_NAME_NOT_ALLOWED) => {
@@ -34,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The network: nothing listens on this port.
-    let offline = etoro_client::Client::builder()
+    let offline = Client::builder()
         .base_url("http://127.0.0.1:9")
         .api_keys("k", "u")
         .retry(etoro_client::RetryPolicy::none())
@@ -52,8 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => panic!("expected a transport error, got {other}"),
     }
     assert!(
-        err.is_retryable() && !err.outcome_unknown(),
-        "a refused connection never carried the request"
+        err.is_retryable() && !err.outcome_unknown() && err.is_safe_to_retry(),
+        "a refused connection never carried the request: safe to send again"
     );
     Ok(())
 }

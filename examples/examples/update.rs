@@ -1,19 +1,32 @@
 //! One update: scopes, an IP allow-list and an expiry 30 days out.
 //!
 //! `cargo run -p etoro-client-examples --example update`
+//!
+//! It starts its own local mock of eToro (`etoro-mock`), so it runs anywhere; in a service, build the client
+//! from the environment instead: `ClientBuilder::from_env()?.build()?` (`ETORO_API_KEY` + `ETORO_USER_KEY`, or
+//! `ETORO_ACCESS_TOKEN`; `ETORO_BASE_URL` optional).
 
 use std::time::Duration;
 
-use etoro_client::{scope, TokenUpdate, Uuid};
-use etoro_client_examples::{target, PORTFOLIO, TOKEN};
+use etoro_client::{scope, Client, TokenUpdate, Uuid};
+use etoro_mock::{MockConfig, MockServer, Portfolio, World};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (builder, _mock) = target().await?;
-    let client = builder.build()?;
+    // Closed world, as eToro: only the README's agent-portfolio and token exist.
+    let config = MockConfig {
+        world: World::Closed,
+        portfolios: vec![Portfolio::example()],
+        ..MockConfig::default()
+    };
+    let mock = MockServer::start("127.0.0.1:0".parse()?, config).await?;
+    let client = Client::builder()
+        .base_url(mock.base_url())
+        .api_keys("example-api-key", "example-user-key")
+        .build()?;
 
-    let portfolio: Uuid = PORTFOLIO.parse()?;
-    let token: Uuid = TOKEN.parse()?;
+    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
+    let token: Uuid = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f".parse()?;
     let update = TokenUpdate::new()
         .scope_names([scope::TRADE_REAL_READ])
         .ips_whitelist(["203.0.113.7".parse()?])

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use etoro_client::rotation::{Claim, FileError, FileSecretSink, SecretSink};
 use etoro_client::secrecy::ExposeSecret;
 use etoro_client::{ApiVersion, CreatedToken, Error, NewToken};
 use serde_json::json;
@@ -20,7 +21,6 @@ use uuid::Uuid;
 use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
 use crate::cmd::flags::in_flag_terms;
 use crate::cmd::raw;
-use crate::cmd::secret::{self, SecretFile};
 use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
 use crate::{output, report_error};
@@ -110,18 +110,9 @@ pub async fn run(args: CreateArgs) -> Exit {
     };
     let mut file = match &args.secret_file {
         None => None,
-        Some(path) => match SecretFile::create(path) {
+        Some(path) => match reserve(path).await {
             Ok(file) => Some(file),
-            Err(err) => {
-                let exit = match err.kind() {
-                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound => Exit::Invalid,
-                    _ => Exit::LocalIo,
-                };
-                let why = if err.kind() == std::io::ErrorKind::AlreadyExists {
-                    "it already exists, and a secret file is never overwritten".to_owned()
-                } else {
-                    err.to_string()
-                };
+            Err((exit, why)) => {
                 output::note(&format!(
                     "error: --secret-file {}: cannot create it: {why} (nothing was sent)",
                     path.display()
@@ -133,17 +124,17 @@ pub async fn run(args: CreateArgs) -> Exit {
     let created = match connected.client.create_user_token(args.portfolio, token).await {
         Ok(created) => created,
         Err(err) => {
-            if let Some(file) = file.take() {
+            if let Some(mut file) = file.take() {
                 // Still empty: no token's secret was ever in it.
-                let _ = file.remove();
+                let _ = file.release().await;
             }
             return create_failed(&err, &args);
         }
     };
-    if let Err((exit, why)) = store(&created, file.as_mut(), &args) {
-        if let Some(file) = file {
+    if let Err((exit, why)) = store(&created, file.as_mut(), &args).await {
+        if let Some(mut file) = file {
             // A partial secret of a token to revoke is of no use to anyone.
-            let _ = file.remove();
+            let _ = file.release().await;
         }
         secret_lost(&created, &why);
         return exit;
@@ -165,6 +156,22 @@ pub async fn run(args: CreateArgs) -> Exit {
     printed.err().unwrap_or(Exit::Success)
 }
 
+/// Creates the secret file, new and empty (the library's file sink: `O_EXCL`, mode 0600, its directory synced),
+/// before anything is sent. A file that exists, a link or a missing directory is exit 2; other failures exit 5.
+async fn reserve(path: &std::path::Path) -> Result<FileSecretSink, (Exit, String)> {
+    let mut file = FileSecretSink::new(path).map_err(|err| (Exit::LocalIo, err.to_string()))?;
+    match file.reserve(Claim::New).await {
+        Ok(_) => Ok(file),
+        Err(err) => {
+            let exit = match err.downcast_ref::<FileError>() {
+                Some(FileError::Refused(_)) => Exit::Invalid,
+                _ => Exit::LocalIo,
+            };
+            Err((exit, err.to_string()))
+        }
+    }
+}
+
 /// Reports a failed create; after one of unknown outcome, how to find out.
 fn create_failed(err: &Error, args: &CreateArgs) -> Exit {
     let exit = report_error(err, args.json);
@@ -181,14 +188,19 @@ fn create_failed(err: &Error, args: &CreateArgs) -> Exit {
 /// Stores the secret where it goes: on standard output (alone on its line, or in the `--json` object; written and
 /// flushed) or in the file (written and fsynced, with its directory). An error says why it is not stored, with
 /// the exit code: 5 when writing failed, 4 when eToro's secret cannot be stored as it is.
-fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArgs) -> Result<(), (Exit, String)> {
-    let secret = created.secret.expose_secret();
-    if let Some(why) = secret::unusable(secret) {
+async fn store(
+    created: &CreatedToken,
+    file: Option<&mut FileSecretSink>,
+    args: &CreateArgs,
+) -> Result<(), (Exit, String)> {
+    if let Some(why) = created.secret.unusable() {
         return Err((Exit::Failed, why.to_owned()));
     }
+    let secret = created.secret.expose_secret();
     let written = match file {
         Some(file) => file
-            .store(secret)
+            .store(created)
+            .await
             .map_err(|err| format!("cannot write it to {}: {err}", describe(args))),
         None => {
             let line = if args.json {

@@ -1,7 +1,11 @@
 //! Create User Token (v2): `POST /api/v2/agent-portfolios/{agentPortfolioId}/user-tokens`. The answer holds the
 //! token's secret, returned this once.
 
+use std::fmt;
+use std::future::Future;
 use std::net::Ipv4Addr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,46 +14,149 @@ use crate::call;
 use crate::client::Client;
 use crate::error::{CallInfo, Error, InvalidInput, Operation, Problem, UnexpectedResponse};
 use crate::generated::types;
+use crate::hooks::PreparedRequest;
 use crate::ops::check_id;
+use crate::ops::list::UserToken;
+use crate::ops::pending::Pending;
 use crate::scope::ScopeName;
 use crate::token::{TokenName, TokenSecret};
 use crate::update::{check_list, scope_name_error};
 
 impl Client {
-    /// Creates a user token in an agent-portfolio. The answer holds its secret, which eToro returns this once:
-    /// store it before anything else.
+    /// Creates a user token in an agent-portfolio. The returned [`CreateCall`] is a future: await it, or set its
+    /// request id first (to record it before anything is sent), or build the request without sending it
+    /// ([`CreateCall::dry_run`]). The answer holds the token's secret, which eToro returns this once: store it
+    /// before anything else.
     ///
     /// Not idempotent, so not retried blindly: a create is repeated only when its request surely did not reach
     /// eToro (no connection, or a rate limit). After a timeout, a dropped connection or a 5xx the token may or may
-    /// not exist ([`Error::outcome_unknown`]): list the agent-portfolio's tokens and look for the name before
-    /// creating again (a second create with the same name answers 409 `UserKeyNameAlreadyExists`). A 429
-    /// `MaxUserTokensExceeded` is not a rate limit and is not retried.
+    /// not exist ([`Error::outcome_unknown`], and [`Error::is_safe_to_retry`] is false): list the agent-portfolio's
+    /// tokens and look for the name before creating again (a second create with the same name answers 409
+    /// `UserKeyNameAlreadyExists`). A 429 `MaxUserTokensExceeded` is not a rate limit and is not retried.
+    /// [`crate::rotation`] does all of this for a rotation.
     ///
     /// ```no_run
     /// # async fn run(client: etoro_client::Client, portfolio: etoro_client::Uuid) -> Result<(), etoro_client::Error> {
-    /// use etoro_client::{scope, NewToken};
+    /// use etoro_client::{scope, NewToken, Uuid};
     /// use etoro_client::secrecy::ExposeSecret;
+    /// let request_id = Uuid::new_v4();
+    /// // Log `request_id` (or write it down) before sending: if the answer is lost, it is how eToro finds the call.
     /// let created = client
     ///     .create_user_token(portfolio, NewToken::new("trading-bot", [scope::TRADE_REAL_READ]))
+    ///     .request_id(request_id)
     ///     .await?;
     /// store_somewhere_safe(created.id, created.secret.expose_secret());
     /// # Ok(()) }
     /// # fn store_somewhere_safe(_: etoro_client::Uuid, _: &str) {}
     /// ```
-    pub async fn create_user_token(&self, portfolio: Uuid, token: NewToken) -> Result<CreatedToken, Error> {
-        check_id("agentPortfolioId", portfolio)?;
-        let body = token.to_request(Utc::now())?;
-        let request_id = Uuid::new_v4();
+    pub fn create_user_token(&self, portfolio: Uuid, token: NewToken) -> CreateCall<'_> {
+        CreateCall {
+            state: Pending::Ready(Request {
+                client: self,
+                portfolio,
+                token,
+                request_id: None,
+            }),
+        }
+    }
+}
+
+/// One pending create. It is a [`Future`]: set options, then `.await` it (or call [`CreateCall::send`], or
+/// [`CreateCall::dry_run`]). Options set after the first poll have no effect.
+///
+/// **Dropping it** before its first poll sends nothing. Dropping it while it runs (a `select!`, a timeout, a
+/// cancelled task) abandons the request where it is: if it had left, the token may exist without anyone holding
+/// its secret, exactly like an error with [`Error::outcome_unknown`]. List the tokens and look for the name
+/// before creating again; the request id (set it with [`CreateCall::request_id`] to know it beforehand) is what
+/// eToro support can find the call by.
+#[must_use = "a create call does nothing until it is awaited"]
+pub struct CreateCall<'a> {
+    state: Pending<'a, Request<'a>, CreatedToken>,
+}
+
+struct Request<'a> {
+    client: &'a Client,
+    portfolio: Uuid,
+    token: NewToken,
+    request_id: Option<Uuid>,
+}
+
+impl fmt::Debug for CreateCall<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            Pending::Ready(request) => f
+                .debug_struct("CreateCall")
+                .field("portfolio", &request.portfolio)
+                .field("token", &request.token)
+                .field("request_id", &request.request_id)
+                .finish(),
+            Pending::Running(_) => f.write_str("CreateCall(running)"),
+            Pending::Done => f.write_str("CreateCall(done)"),
+        }
+    }
+}
+
+impl<'a> CreateCall<'a> {
+    /// Uses this `x-request-id` instead of a fresh UUID v4, so that it can be recorded before the request is sent.
+    pub fn request_id(mut self, id: Uuid) -> Self {
+        if let Some(request) = self.state.ready_mut() {
+            request.request_id = Some(id);
+        }
+        self
+    }
+
+    /// Validates the input and builds the exact request [`CreateCall::send`] would send, through the same
+    /// generated code and hooks, but sends nothing (not even the scopes lookup of
+    /// [`crate::ClientBuilder::check_scopes`]). Credentials show as `[REDACTED]`.
+    pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
+        let request = self.state.take("create")?;
+        let (body, request_id) = request.prepare()?;
+        call::dry_run(request.attempt(request_id, body)).await
+    }
+
+    /// Validates the input, then sends the create (repeated only when the request surely did not arrive).
+    pub async fn send(self) -> Result<CreatedToken, Error> {
+        self.state.take("create")?.send().await
+    }
+}
+
+impl Future for CreateCall<'_> {
+    type Output = Result<CreatedToken, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.state.poll_with(cx, "create", |request| Box::pin(request.send()))
+    }
+}
+
+impl<'a> Request<'a> {
+    fn prepare(&self) -> Result<(types::CreateUserTokenV2Request, Uuid), Error> {
+        check_id("agentPortfolioId", self.portfolio)?;
+        let body = self.token.to_request(Utc::now())?;
+        Ok((body, self.request_id.unwrap_or_else(Uuid::new_v4)))
+    }
+
+    fn attempt(
+        &self,
+        request_id: Uuid,
+        body: types::CreateUserTokenV2Request,
+    ) -> impl Future<Output = call::Outcome<types::CreateUserTokenResponse>> + 'a {
+        self.client
+            .raw
+            .create_user_token_v2()
+            .agent_portfolio_id(self.portfolio)
+            .x_request_id(request_id)
+            .body(body)
+            .send()
+    }
+
+    async fn send(self) -> Result<CreatedToken, Error> {
+        let (body, request_id) = self.prepare()?;
+        let (client, portfolio) = (self.client, self.portfolio);
         let info = CallInfo::new(Operation::CreateUserToken, Some(portfolio), None, request_id);
-        let budget = self.budget();
-        self.check_scope_names(&token.scope_names, &budget, info).await?;
-        let success = call::run(&self.runner(), &budget, info, || {
-            self.raw
-                .create_user_token_v2()
-                .agent_portfolio_id(portfolio)
-                .x_request_id(request_id)
-                .body(body.clone())
-                .send()
+        let budget = client.budget();
+        client.check_scope_names(&self.token.scope_names, &budget, info).await?;
+        let success = call::run(&client.runner(), &budget, info, || {
+            self.attempt(request_id, body.clone())
         })
         .await?;
         let answer = success.value;
@@ -66,7 +173,7 @@ impl Client {
             portfolio,
             id: answer.user_token_id.ok_or_else(|| missing("userTokenId"))?,
             secret: answer.user_token.ok_or_else(|| missing("userToken"))?,
-            name: answer.user_token_name.unwrap_or_else(|| token.name.clone()),
+            name: answer.user_token_name.unwrap_or_else(|| self.token.name.clone()),
             client_id: answer.client_id,
             scope_names: answer.scope_names.unwrap_or_default(),
             ips_whitelist: answer.ips_whitelist.unwrap_or_default(),
@@ -95,7 +202,9 @@ pub struct NewToken {
     scope_names: Vec<String>,
     ips_whitelist: Option<Vec<Ipv4Addr>>,
     expires_at: Option<DateTime<Utc>>,
-    refused: Option<InvalidInput>,
+    /// Rules broken by a setter (or a listed value that could not be copied), by field: the setter of that field
+    /// replaces its entry.
+    refused: Vec<InvalidInput>,
 }
 
 impl NewToken {
@@ -110,29 +219,108 @@ impl NewToken {
             scope_names: scope_names.into_iter().map(Into::into).collect(),
             ips_whitelist: None,
             expires_at: None,
-            refused: None,
+            refused: Vec::new(),
         }
+    }
+
+    /// A token like `listed` (its scope names, IPv4 allow-list and expiry) called `name`: what a rotation creates.
+    ///
+    /// What cannot be copied is refused by [`NewToken::validate`] (and so by the create, with nothing sent), naming
+    /// the field, until its setter replaces it: a token listed with deprecated scope ids only (eToro's own
+    /// id-to-name tables disagree, so no name is guessed: set them with [`NewToken::scopes`]), an allow-list entry
+    /// that is not an IPv4 address ([`NewToken::ips_whitelist`]). An expiry already past is copied, and refused
+    /// like any other ([`NewToken::expires_at`], [`NewToken::expires_in`] or [`NewToken::never_expires`]).
+    ///
+    /// ```
+    /// # fn run(listed: &etoro_client::UserToken) -> Result<(), etoro_client::InvalidInput> {
+    /// use etoro_client::{NewToken, Utc};
+    /// let successor = NewToken::like(listed, "trading-bot-2026");
+    /// successor.validate(Utc::now())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn like(listed: &UserToken, name: impl Into<String>) -> Self {
+        let mut token = NewToken::new(name, listed.scope_names.iter().cloned());
+        if listed.scope_names.is_empty() {
+            let rule = if listed.scope_ids.is_empty() {
+                "the listed token has no scopes to copy: set them with scopes(..)".to_owned()
+            } else {
+                let ids: Vec<String> = listed.scope_ids.iter().map(i32::to_string).collect();
+                format!(
+                    "the listed token has deprecated scope ids only ({}); eToro's own id-to-name tables disagree, so \
+                     no name is guessed: set the scope names with scopes(..)",
+                    ids.join(", ")
+                )
+            };
+            token.refuse(InvalidInput::new("scopeNames", rule));
+        }
+        if !listed.ips_whitelist.is_empty() {
+            match listed
+                .ips_whitelist
+                .iter()
+                .map(|ip| ip.parse::<Ipv4Addr>())
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(ips) => token.ips_whitelist = Some(ips),
+                Err(_) => token.refuse(InvalidInput::new(
+                    "ipsWhitelist",
+                    "the listed allow-list holds an entry that is not an IPv4 address: set it with \
+                     ips_whitelist(..)",
+                )),
+            }
+        }
+        token.expires_at = listed.expires_at;
+        token
+    }
+
+    /// Replaces the scope names.
+    pub fn scopes<I, S>(mut self, scope_names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scope_names = scope_names.into_iter().map(Into::into).collect();
+        self.forgive("scopeNames");
+        self
+    }
+
+    /// Lets the token never expire (the default of [`NewToken::new`]).
+    pub fn never_expires(mut self) -> Self {
+        self.expires_at = None;
+        self.forgive("expiresAt");
+        self
+    }
+
+    fn refuse(&mut self, refused: InvalidInput) {
+        self.forgive(&refused.field.clone());
+        self.refused.push(refused);
+    }
+
+    fn forgive(&mut self, field: &str) {
+        self.refused.retain(|refused| refused.field != field);
     }
 
     /// Allows the token from these IPv4 addresses only (without it: from anywhere).
     pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
         self.ips_whitelist = Some(ips.into_iter().collect());
+        self.forgive("ipsWhitelist");
         self
     }
 
     /// Expires the token at this instant (without it: never).
     pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
         self.expires_at = Some(at.into());
+        self.forgive("expiresAt");
         self
     }
 
     /// Expires the token `after` this long from now (the moment of this call).
     pub fn expires_in(mut self, after: std::time::Duration) -> Self {
         match crate::update::from_now(after) {
-            Ok(at) => self.expires_at = Some(at),
-            Err(refused) => {
-                self.refused.get_or_insert(refused);
+            Ok(at) => {
+                self.expires_at = Some(at);
+                self.forgive("expiresAt");
             }
+            Err(refused) => self.refuse(refused),
         }
         self
     }
@@ -166,7 +354,7 @@ impl NewToken {
 
     /// Validates against `now` and builds the generated request body.
     pub fn to_request(&self, now: DateTime<Utc>) -> Result<types::CreateUserTokenV2Request, InvalidInput> {
-        if let Some(refused) = &self.refused {
+        if let Some(refused) = self.refused.first() {
             return Err(refused.clone());
         }
         let name =

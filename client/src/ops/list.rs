@@ -2,6 +2,7 @@
 //! only way to learn a token's id and current state.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::call;
@@ -11,6 +12,8 @@ use crate::generated::types;
 
 impl Client {
     /// Every agent-portfolio of the user, each with its user tokens (their settings, never their secrets).
+    ///
+    /// Reading changes nothing: dropping the future at any point leaves nothing behind.
     pub async fn list_agent_portfolios(&self) -> Result<Vec<AgentPortfolio>, Error> {
         let request_id = Uuid::new_v4();
         let info = CallInfo::new(Operation::ListAgentPortfolios, None, None, request_id);
@@ -38,8 +41,10 @@ impl Client {
     }
 }
 
-/// An agent-portfolio and its user tokens, as listed.
-#[derive(Clone, Debug, PartialEq)]
+/// An agent-portfolio and its user tokens, as listed. `Serialize` writes the fields under these Rust names in
+/// camelCase (`virtualBalance`, `tokens`, ...), for logs and reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AgentPortfolio {
     /// `agentPortfolioId`.
@@ -58,8 +63,10 @@ pub struct AgentPortfolio {
     pub tokens: Vec<UserToken>,
 }
 
-/// A user token as listed: its settings, never its secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A user token as listed: its settings, never its secret. `Serialize` writes the fields under these Rust names
+/// in camelCase (`ipsWhitelist`, `expiresAt`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct UserToken {
     /// `userTokenId`.

@@ -3,13 +3,14 @@
 
 mod create;
 mod list;
+mod pending;
 mod revoke;
 mod scopes;
 mod update;
 
-pub use create::{CreatedToken, NewToken};
+pub use create::{CreateCall, CreatedToken, NewToken};
 pub use list::{AgentPortfolio, UserToken};
-pub use revoke::Revoked;
+pub use revoke::{RevokeCall, Revoked};
 pub use update::{UpdateCall, Updated};
 
 pub(crate) use update::check_id;

@@ -47,6 +47,10 @@ impl Client {
 
 /// One pending update. It is a [`Future`]: set options, then `.await` it (or call [`UpdateCall::send`], or
 /// [`UpdateCall::dry_run`]). Options set after the first poll have no effect.
+///
+/// **Dropping it** before its first poll sends nothing. Dropping it while it runs leaves the update applied or
+/// not: an update is idempotent, so send it again (the same request id may be reused with
+/// [`UpdateCall::request_id`], to tie both to one call in eToro's logs).
 #[must_use = "an update call does nothing until it is awaited"]
 pub struct UpdateCall<'a> {
     state: State<'a>,

@@ -14,6 +14,7 @@ mod operations;
 mod properties;
 mod quota;
 mod request;
+mod rotation;
 mod secrets;
 mod v2;
 mod validation;

@@ -184,6 +184,11 @@ async fn a_create_of_unknown_outcome_is_never_repeated() {
 
         assert_eq!(server.received_requests().await.unwrap().len(), 1, "{err}");
         assert!(err.outcome_unknown(), "{err}");
+        assert!(err.is_retryable(), "transient: {err}");
+        assert!(
+            !err.is_safe_to_retry(),
+            "a second create could make a second token: {err}"
+        );
         assert!(err.to_string().contains("list the agent-portfolio's tokens"), "{err}");
     }
 }
@@ -220,6 +225,7 @@ async fn a_create_cut_mid_answer_is_not_repeated_but_a_refused_connection_is() {
         .await
         .unwrap_err();
     assert!(!err.outcome_unknown(), "{err}");
+    assert!(err.is_safe_to_retry(), "the request never left: {err}");
     assert_eq!(err.attempts(), 4, "{err}");
 }
 
@@ -387,4 +393,97 @@ async fn every_operation_carries_credentials_and_a_request_id() {
             .unwrap()
             .starts_with("etoro-client-rust/"));
     }
+}
+
+#[tokio::test]
+async fn create_and_revoke_take_a_request_id_and_a_dry_run_sends_nothing() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"userTokenId": TOKEN, "userToken": SECRET})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let client = key_client(&server);
+    let new = || NewToken::new("bot", ["etoro-public:trade.real:read"]);
+
+    let prepared = client.create_user_token(portfolio(), new()).dry_run().await.unwrap();
+    let shown = prepared.to_string();
+    assert!(
+        shown.contains("POST") && shown.contains("/api/v2/") && shown.contains("[REDACTED]"),
+        "{shown}"
+    );
+    assert!(!shown.contains(API_KEY), "{shown}");
+    let prepared = client.revoke_user_token(portfolio(), token()).dry_run().await.unwrap();
+    assert!(prepared.to_string().contains("DELETE"), "{prepared}");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "a dry run sends nothing"
+    );
+
+    let (create_id, revoke_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let created = client
+        .create_user_token(portfolio(), new())
+        .request_id(create_id)
+        .await
+        .unwrap();
+    assert_eq!(created.request_id, create_id);
+    let revoked = client
+        .revoke_user_token(portfolio(), token())
+        .request_id(revoke_id)
+        .await
+        .unwrap();
+    assert_eq!(revoked.request_id, revoke_id);
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, [create_id.to_string(), revoke_id.to_string()]);
+
+    // A nil id is refused by the dry run as by the real call, with nothing sent.
+    let err = client
+        .revoke_user_token(Uuid::nil(), token())
+        .dry_run()
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input() && !err.is_safe_to_retry(), "{err}");
+}
+
+#[tokio::test]
+async fn a_listed_token_is_copied_into_a_new_one_and_what_cannot_be_copied_is_named() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listing()))
+        .mount(&server)
+        .await;
+    let portfolios = key_client(&server).list_agent_portfolios().await.unwrap();
+    let listed = &portfolios[0].tokens;
+    let now = etoro_client::Utc::now();
+
+    let copy = NewToken::like(&listed[0], "bot-2");
+    assert_eq!(copy.name(), "bot-2");
+    assert_eq!(copy.scope_names(), listed[0].scope_names.as_slice());
+    assert_eq!(copy.ips(), Some(&["203.0.113.7".parse::<Ipv4Addr>().unwrap()][..]));
+    assert_eq!(copy.expiry(), listed[0].expires_at);
+    copy.validate(now).unwrap();
+
+    // The legacy token has scope ids only: refused, naming the field and the ids, until its scopes are named.
+    let legacy = listed.iter().find(|t| t.name.as_deref() == Some("legacy")).unwrap();
+    let err = NewToken::like(legacy, "legacy-2").validate(now).unwrap_err();
+    assert_eq!(err.field, "scopeNames");
+    assert!(err.rule.contains("deprecated scope ids"), "{err}");
+    NewToken::like(legacy, "legacy-2")
+        .scopes(["etoro-public:trade.real:read"])
+        .validate(now)
+        .unwrap();
+
+    // The listed types serialize, for logs and reports.
+    let json = serde_json::to_value(&portfolios[0]).unwrap();
+    assert_eq!(json["tokens"][0]["ipsWhitelist"][0], "203.0.113.7");
+    assert_eq!(json["id"], PORTFOLIO);
 }
