@@ -82,7 +82,8 @@ struct Failure {
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy, the budget or the cancellation token says
 /// stop. `call` names the operation, ids and request id; every attempt the closure builds must carry that request
-/// id. The whole call runs in one `etoro.call` tracing span.
+/// id. The whole call runs in one `etoro.call` tracing span (operation, ids, request id), each attempt in an
+/// `etoro.attempt` span (its number) inside it.
 pub(crate) async fn run<T, F, Fut>(
     runner: &Runner<'_>,
     budget: &Budget,
@@ -99,7 +100,6 @@ where
         portfolio = call.portfolio.map(tracing::field::display),
         token = call.token.map(tracing::field::display),
         request_id = %call.request_id,
-        attempt = tracing::field::Empty,
     );
     attempts(runner, budget, call, attempt).instrument(span).await
 }
@@ -141,9 +141,10 @@ where
         }
         let remaining = budget.remaining();
         call.attempts += 1;
-        tracing::Span::current().record("attempt", call.attempts);
         let timeout = runner.timeout.min(remaining);
-        let (outcome, answer) = once(attempt(), call, timeout, runner.max_body).await;
+        let (outcome, answer) = once(attempt(), call, timeout, runner.max_body)
+            .instrument(tracing::debug_span!("etoro.attempt", attempt = call.attempts))
+            .await;
         let failure = match outcome {
             Ok(value) => {
                 if let Some(answer) = &answer {
@@ -203,6 +204,7 @@ where
             Err(GiveUp::Done | GiveUp::PastDeadline { quota: false, .. }) => return Err(failure.error),
         };
         tracing::debug!(
+            attempt = call.attempts,
             status = failure.error.status().map(|status| status.as_u16()),
             ?delay,
             error = %failure.error,

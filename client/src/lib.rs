@@ -29,11 +29,14 @@
 //!
 //! # Logging
 //!
-//! The client emits [`tracing`](https://docs.rs/tracing) events under the target `etoro_client`, never with a
-//! secret in them:
-//! - `DEBUG` "retrying": one per retry, with `request_id`, `operation`, `attempt`, `status` (when eToro answered),
-//!   `delay` and `error`;
-//! - `INFO` from a revoke that met 404 after an attempt of unknown outcome.
+//! The client emits [`tracing`](https://docs.rs/tracing) spans and events under the target `etoro_client`, never
+//! with a secret in them:
+//! - an `INFO` span `etoro.call` around every call, with `operation`, `portfolio` and `token` (when the operation
+//!   names them) and `request_id`; inside it a `DEBUG` span `etoro.attempt` (`attempt`) around each attempt;
+//! - `DEBUG` "retrying": one per retry, with `attempt`, `status` (when eToro answered), `delay` and `error`;
+//! - `DEBUG` "not waiting for quota past the deadline", with the `wait` eToro asks for, its `cause` and the time
+//!   `left`;
+//! - `INFO` from a revoke that met 404 after an attempt of unknown outcome, and one per step of a rotation.
 //!
 //! Install any subscriber (`tracing_subscriber::fmt().with_env_filter("etoro_client=debug")`) to see them; the
 //! `etoro-token` command line shows them with `-v`.
