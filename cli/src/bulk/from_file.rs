@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::input::{self, InvalidLine};
 use super::setup::{self, DEFAULT_CONCURRENCY};
-use super::{Job, Options, Stop};
+use super::{Job, JournalUse, Options, Stop};
 use crate::args::UpdateArgs;
 use crate::connect::connect;
 use crate::exit::Exit;
@@ -78,6 +78,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         json: args.json,
         dry_run: args.dry_run,
         journal,
+        journal_use: JournalUse::SkipDone,
         desired: None,
     };
     let summary = super::run(&connected.client, jobs, invalid, options).await;

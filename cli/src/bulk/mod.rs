@@ -52,6 +52,7 @@ pub use from_file::update_from;
 use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};
+pub use plan::JournalUse;
 use plan::{Plan, Planned};
 use progress::{Progress, Snapshot};
 pub use summary::{Desired, Stop, Summary};
@@ -83,6 +84,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Where results are recorded, and what earlier runs did.
     pub journal: Option<Journal>,
+    /// What the journal's earlier records are used for: skipping lines done, or only resuming unfinished ones.
+    pub journal_use: JournalUse,
     /// For `apply`: what it decided before sending, counted in the summary (missing tokens exit 3).
     pub desired: Option<summary::Desired>,
 }
@@ -94,9 +97,9 @@ const TICK: Duration = Duration::from_millis(250);
 /// happened. It prints every result, the summary and, when the run stopped early, how to resume.
 pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, options: Options) -> Summary {
     let started = Instant::now();
-    let plan = plan::plan(jobs, options.journal.as_ref());
+    let plan = plan::plan(jobs, options.journal.as_ref(), options.journal_use);
     if let Some(journal) = &options.journal {
-        announce(journal, &plan);
+        announce(journal, &plan, options.journal_use);
     }
     // Every call of the run stops waiting when this is cancelled: by a signal, or by a quota pause past the
     // deadline.
@@ -139,7 +142,7 @@ pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, opt
 }
 
 /// Says first what the journal lets the run skip.
-fn announce(journal: &Journal, plan: &Plan) {
+fn announce(journal: &Journal, plan: &Plan, usage: JournalUse) {
     let shown = journal.path().display();
     if journal.undecodable() > 0 {
         output::note(&format!(
@@ -154,7 +157,7 @@ fn announce(journal: &Journal, plan: &Plan) {
             journal.unkeyed()
         ));
     }
-    if journal.has_records() {
+    if journal.has_records() && usage == JournalUse::SkipDone {
         output::note(&format!(
             "resuming with the journal {shown}: {} of {} line(s) already done, skipped",
             plan.skipped,

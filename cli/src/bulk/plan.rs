@@ -40,8 +40,20 @@ impl Plan {
     }
 }
 
-/// Groups `jobs` by token, numbers the occurrences of identical inputs, and drops what `journal` shows as done.
-pub fn plan(jobs: Vec<Job>, journal: Option<&Journal>) -> Plan {
+/// What a journal of earlier runs is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalUse {
+    /// `update --from`: skip, per token, the prefix of lines already done, and resume the unfinished ones under
+    /// their request ids.
+    SkipDone,
+    /// `apply`: skip nothing (the fresh listing, not the journal, says what differs); only resume a line an
+    /// earlier run left unfinished under its request id, since that send may have landed.
+    ResumeOnly,
+}
+
+/// Groups `jobs` by token, numbers the occurrences of identical inputs, and (with [`JournalUse::SkipDone`]) drops
+/// what `journal` shows as done.
+pub fn plan(jobs: Vec<Job>, journal: Option<&Journal>, usage: JournalUse) -> Plan {
     let mut index: HashMap<(Uuid, Uuid), usize> = HashMap::new();
     let mut groups: Vec<Vec<Planned>> = Vec::new();
     let mut occurrences: HashMap<(Uuid, Uuid, Box<str>), u32> = HashMap::new();
@@ -68,7 +80,10 @@ pub fn plan(jobs: Vec<Job>, journal: Option<&Journal>) -> Plan {
         for group in &mut groups {
             let history = journal.history(group[0].job.portfolio, group[0].job.token);
             let keys: Vec<&Key> = group.iter().map(|planned| &planned.key).collect();
-            let done = skippable(&keys, history);
+            let done = match usage {
+                JournalUse::SkipDone => skippable(&keys, history),
+                JournalUse::ResumeOnly => 0,
+            };
             group.drain(..done);
             skipped += done as u64;
             for planned in group.iter_mut() {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::args::{parse_duration, Api, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::{self, InputLine, InvalidLine};
-use crate::bulk::{self, setup, Desired, Job, Options};
+use crate::bulk::{self, setup, Desired, Job, JournalUse, Options};
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::report::Report;
@@ -179,6 +179,10 @@ pub async fn run(args: ApplyArgs) -> Exit {
         json: args.json,
         dry_run: false,
         journal,
+        // The listing just read says what differs: a journal that shows a line done must not hide a token
+        // changed since (by `update`, the web site, another tool). It only gives back the request id of a send
+        // an earlier run left unfinished.
+        journal_use: JournalUse::ResumeOnly,
         desired: Some(desired),
     };
     let summary = bulk::run(client, jobs, invalid, options).await;
