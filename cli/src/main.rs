@@ -7,6 +7,7 @@ mod cmd;
 mod connect;
 mod credentials;
 mod exit;
+mod file_roles;
 #[cfg(feature = "mock")]
 mod mock;
 mod output;

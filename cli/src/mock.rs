@@ -115,6 +115,13 @@ impl MockArgs {
 
 /// Serves the mock until Ctrl-C.
 pub async fn run(args: MockArgs) -> ExitCode {
+    let roles = [
+        ("--seed-file", args.seed_file.as_deref()),
+        ("--log", args.log.as_deref()),
+    ];
+    if let Err(message) = crate::file_roles::one_file_one_role(&roles) {
+        return crate::output::fail(&message, Exit::Invalid).into();
+    }
     let config = match args.config(|path| std::fs::read_to_string(path)) {
         Ok(config) => config,
         Err(message) => return crate::output::fail(&message, Exit::Invalid).into(),

@@ -401,7 +401,7 @@ async fn the_input_file_given_as_the_journal_is_refused_and_left_alone() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(
-            stderr(&output).contains("is the --from file itself"),
+            stderr(&output).contains("--from and --journal name the same file"),
             "{}",
             stderr(&output)
         );

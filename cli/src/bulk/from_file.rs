@@ -9,11 +9,16 @@ use super::{Job, JournalUse, Options, Stop};
 use crate::args::UpdateArgs;
 use crate::connect::connect;
 use crate::exit::Exit;
+use crate::file_roles::one_file_one_role;
 use crate::output;
 
 /// Runs `update --from path`. After a signal, the process exits here with 130 or 143.
 pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
-    // The lock first: a second run on the same journal is refused before anything is read or sent.
+    // One file, one role: checked before the journal is created, so that nothing is written into the input.
+    if let Err(message) = one_file_one_role(&[("--from", Some(path)), ("--journal", args.journal.as_deref())]) {
+        return output::fail(&message, Exit::Invalid);
+    }
+    // The lock next: a second run on the same journal is refused before anything is read or sent.
     let journal = match setup::open_journal(args.journal.as_deref(), args.dry_run) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
@@ -23,18 +28,6 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     } else {
         path.display().to_string()
     };
-    // The journal appends to its file: given as the input too, it would write into the operator's file.
-    if let (Some(journal), Ok(input)) = (&journal, std::fs::metadata(path)) {
-        if journal.is_file(&input) {
-            return output::fail(
-                &format!(
-                    "--journal {} is the --from file itself; give another file",
-                    journal.path().display()
-                ),
-                Exit::Invalid,
-            );
-        }
-    }
     let lines = match input::open(path).and_then(|reader| input::read(reader, &[])) {
         Ok(lines) => lines,
         Err(err) => return output::fail(&format!("cannot read {shown}: {err}"), Exit::LocalIo),

@@ -285,22 +285,6 @@ impl Journal {
         self.unkeyed
     }
 
-    /// True when `other` is this very file (the input given as the journal, say).
-    pub fn is_file(&self, other: &std::fs::Metadata) -> bool {
-        let Some(file) = &self.file else {
-            return false;
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            if let Ok(ours) = file.metadata() {
-                return ours.dev() == other.dev() && ours.ino() == other.ino();
-            }
-        }
-        let _ = (file, other);
-        false
-    }
-
     /// The path, for messages.
     pub fn path(&self) -> &Path {
         &self.path
@@ -500,8 +484,6 @@ mod tests {
         assert_eq!(journal.unkeyed(), 1);
         let (portfolio, token) = ids();
         assert!(journal.history(portfolio, token).is_empty());
-        assert!(journal.is_file(&std::fs::metadata(&path).unwrap()));
-        assert!(!journal.is_file(&std::fs::metadata(dir.path()).unwrap()));
     }
 
     #[test]

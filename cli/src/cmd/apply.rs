@@ -23,6 +23,7 @@ use crate::bulk::input::{self, InputLine, InvalidLine};
 use crate::bulk::{self, setup, Desired, Job, JournalUse, Options};
 use crate::connect::connect;
 use crate::exit::Exit;
+use crate::file_roles::one_file_one_role;
 use crate::report::Report;
 use crate::{output, report_error};
 
@@ -94,6 +95,9 @@ enum Verdict {
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> Exit {
+    if let Err(message) = one_file_one_role(&[("--from", Some(&args.from)), ("--journal", args.journal.as_deref())]) {
+        return output::fail(&message, Exit::Invalid);
+    }
     let journal = match setup::open_journal(args.journal.as_deref(), false) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),

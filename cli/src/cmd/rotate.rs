@@ -174,6 +174,8 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
         }
     }
     let path = args.state_path();
+    crate::file_roles::one_file_one_role(&[("--secret-file", args.secret_file.as_deref()), ("--state", Some(&path))])
+        .map_err(|message| fail(Exit::Invalid, &message))?;
     if let Some(file) = &args.secret_file {
         let taken = [path.clone(), sibling(&path, ".tmp"), sibling(&path, ".lock")];
         if taken.contains(file) {
