@@ -291,6 +291,33 @@ async fn a_secret_with_control_characters_is_never_printed() {
     assert!(!stderr(&output).contains("s3cr"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_json_escapes_the_servers_text_and_keeps_its_value() {
+    let name = "bot\u{9b}31m\u{85}\u{7f}\u{202e}\u{200b}";
+    let body = serde_json::json!({"userTokenId": "0d6c1f0e-9b1a-4c55-8a8e-3a2d6d1f4c21", "userToken": "s3cret-value",
+                                  "userTokenName": name})
+    .to_string();
+    let (addr, _count) = fixed_answer(201, Box::leak(body.into_boxed_str())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = etoro_token(dir.path());
+    cmd.args([
+        "create",
+        "--json",
+        "--base-url",
+        &format!("http://{addr}"),
+        "--portfolio",
+        PORTFOLIO,
+    ])
+    .args(["--name", "bot", "--scope", "etoro-public:trade.real:read"]);
+    let output = run(&mut cmd).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.is_ascii(), "every character from the server escaped: {text:?}");
+    let created: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(created["name"], name, "the same value, escaped");
+    assert_eq!(created["secret"], "s3cret-value");
+}
+
 #[test]
 fn the_embedded_mock_creates_the_readme_example() {
     let dir = tempfile::tempdir().unwrap();

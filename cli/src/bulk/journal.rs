@@ -296,8 +296,10 @@ impl Journal {
     }
 
     /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call: no userspace buffer
-    /// holds it back.
+    /// holds it back. Text from the network in it is escaped (the same JSON value), so `cat` or `tail -f` on the
+    /// journal cannot drive a terminal either.
     pub fn append(&mut self, json: &str) -> io::Result<()> {
+        let json = crate::output::escape(json);
         let file = match (&self.file, self.writable) {
             (Some(file), true) => file,
             _ => return Err(io::Error::other("the journal was opened for reading only")),

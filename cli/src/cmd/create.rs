@@ -192,7 +192,8 @@ fn store(created: &CreatedToken, file: Option<&mut SecretFile>, args: &CreateArg
             .map_err(|err| format!("cannot write it to {}: {err}", describe(args))),
         None => {
             let line = if args.json {
-                details(created, Some(secret), None).to_string()
+                // The same JSON value with the server's text escaped (the secret holds nothing to escape).
+                output::escape(&details(created, Some(secret), None).to_string()).into_owned()
             } else {
                 secret.to_owned()
             };

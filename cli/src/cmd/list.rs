@@ -6,8 +6,6 @@
 //! `NO_COLOR` is set). Every cell is escaped before it is measured and printed: names come from the network.
 //! Columns are as wide as their widest cell (display width, so wide characters line up).
 
-use std::io::IsTerminal;
-
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Args;
 use etoro_client::{AgentPortfolio, ApiVersion, UserToken};
@@ -131,7 +129,7 @@ pub async fn run(args: ListArgs) -> Exit {
     let printed = if args.json {
         json_lines(&rows, now).iter().try_for_each(|line| output::line(line))
     } else {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let colour = output::colour(&std::io::stdout());
         table(&rows, now, colour).iter().try_for_each(|line| {
             if colour {
                 // The cells are escaped already; the colour codes are ours.
