@@ -4,34 +4,45 @@
 //!   token's name) cannot move the cursor, recolour the terminal or forge a line such as a fake `error:`;
 //! - each line is one `write` call (stderr is unbuffered: `eprintln!` writes each formatted piece on its own);
 //! - a closed standard output (`| head`) is not an error: the reader has what it wanted, so output stops and the
-//!   run keeps its exit code; any other write failure (`> /dev/full`) is a local I/O failure (exit 5). Nothing
-//!   here panics, unlike `println!`.
+//!   run keeps its exit code; any other write failure (`> /dev/full`) is a local I/O failure (exit 5), said once.
+//!   Nothing here panics, unlike `println!`.
 
 use std::io::{ErrorKind, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::exit::Exit;
 
-/// Set once standard output is found closed: later lines are dropped without trying.
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// What is known of standard output: writable so far, closed by its reader, or failed (full, an I/O error).
+static STDOUT: AtomicU8 = AtomicU8::new(OPEN);
+const OPEN: u8 = 0;
+const CLOSED: u8 = 1;
+const FAILED: u8 = 2;
 
 /// Writes one line to standard output.
 pub fn line(text: &str) -> Result<(), Exit> {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Ok(());
+    write_stdout(terminated(text).as_bytes())
+}
+
+/// Writes `bytes` as they are to standard output and flushes it: a closed pipe stops output without an error, any
+/// other failure is exit 5, said once (later writes fail at once, silently). The caller has escaped whatever came
+/// from the network.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Exit> {
+    match STDOUT.load(Ordering::Relaxed) {
+        CLOSED => return Ok(()),
+        FAILED => return Err(Exit::LocalIo),
+        _ => {}
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(terminated(text).as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == ErrorKind::BrokenPipe => {
-            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            STDOUT.store(CLOSED, Ordering::Relaxed);
             Ok(())
         }
         Err(err) => {
-            note(&format!("error: cannot write to standard output: {err}"));
+            if STDOUT.swap(FAILED, Ordering::Relaxed) != FAILED {
+                note(&format!("error: cannot write to standard output: {err}"));
+            }
             Err(Exit::LocalIo)
         }
     }

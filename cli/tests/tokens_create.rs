@@ -147,7 +147,7 @@ async fn invalid_input_exits_2_naming_the_flag_and_sends_nothing() {
     let s = setup().await;
     let scope = "etoro-public:trade.real:read";
     let nil = uuid::Uuid::nil().to_string();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--name", " padded", "--scope", scope], "--name"),
         (&["--name", "a\u{1b}b", "--scope", scope], "--name"),
         (&["--name", "n", "--scope", "two words"], "--scope (the 1st one)"),
@@ -162,16 +162,20 @@ async fn invalid_input_exits_2_naming_the_flag_and_sends_nothing() {
         (&["--name", "n"], "--scope"),
         (&["--name", "n", "--scope", scope, "--ip", "300.1.1.1"], "--ip"),
         (&["--name", "n", "--scope", scope, "--portfolio", &nil], "--portfolio"),
-        (
-            &["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"],
-            "--secret-file",
-        ),
     ];
     for (args, says) in cases {
         let output = run(&mut s.create(args)).await;
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
     }
+    // A secret file in a missing directory is local I/O (5), and nothing is sent either.
+    let output = run(&mut s.create(&["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"])).await;
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--secret-file no/such/dir/s"),
+        "{}",
+        stderr(&output)
+    );
     assert!(s.proxy.seen().is_empty(), "nothing was sent: {:?}", s.proxy.seen());
 }
 

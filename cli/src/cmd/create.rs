@@ -113,8 +113,10 @@ pub async fn run(args: CreateArgs) -> Exit {
         Some(path) => match SecretFile::create(path) {
             Ok(file) => Some(file),
             Err(err) => {
+                // An existing file is a usage error (2: never overwritten); a missing directory, like any other
+                // failure to create the file, is local I/O (5), as the exit table says.
                 let exit = match err.kind() {
-                    std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound => Exit::Invalid,
+                    std::io::ErrorKind::AlreadyExists => Exit::Invalid,
                     _ => Exit::LocalIo,
                 };
                 let why = if err.kind() == std::io::ErrorKind::AlreadyExists {
