@@ -437,3 +437,29 @@ async fn a_token_changed_after_a_journaled_apply_is_sent_again_whatever_the_jour
     let output = apply(&server, &file, &["--plan"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_allow_list_reads_any_address_and_expires_in_is_refused_for_valid_for() {
+    let portfolio = Uuid::new_v4();
+    let (open, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let seeded = Portfolio::new(portfolio, "alpha")
+        .token(Token::new(open, "open").scope_names(["etoro-public:trade.real:read"]))
+        .token(Token::new(other, "other").scope_names(["etoro-public:trade.real:read"]));
+    let server = mock_with(vec![seeded], Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        &[
+            desired(portfolio, open, json!({"ipsWhitelist": ["198.51.100.1"]})),
+            desired(portfolio, other, json!({"expiresIn": "30d"})),
+        ],
+    );
+    let output = apply(&server, &file, &["--plan"]).output().unwrap();
+    let (out, errors) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(2), "{out}{errors}");
+    assert!(out.contains("ipsWhitelist: any address -> 198.51.100.1"), "{out}");
+    assert!(
+        errors.contains("line 2: invalid: expiresIn: a desired state takes validFor"),
+        "{errors}"
+    );
+}

@@ -264,13 +264,15 @@ fn desired_state(line: &InputLine, version: ApiVersion, now: DateTime<Utc>) -> R
     if let Some(at) = body.expires_at {
         desired = desired.expires_at(at);
     }
-    match line.extra.get("validFor") {
-        None => {}
-        Some(Value::String(text)) => {
-            let valid_for = parse_duration(text).map_err(|err| format!("validFor: {err}"))?;
-            desired = desired.valid_for(valid_for);
-        }
-        Some(_) => return Err("validFor: must be a duration string such as \"30d\"".to_owned()),
+    if line.expires_in.is_some() {
+        return Err(
+            "expiresIn: a desired state takes validFor (\"expires no sooner than this long from now\") or expiresAt; \
+             expiresIn would move the expiry on every run"
+                .to_owned(),
+        );
+    }
+    if let Some(value) = line.extra.get("validFor") {
+        desired = desired.valid_for(input::duration_field("validFor", value)?);
     }
     desired.validate(now).map_err(|err| err.to_string())?;
     Ok(desired)

@@ -219,7 +219,7 @@ fn table(tokens: &[Row], now: DateTime<Utc>, colour: bool) -> Vec<String> {
                 token.name.as_deref().map_or_else(|| "-".to_owned(), cell),
                 scopes(token),
                 if token.ips_whitelist.is_empty() {
-                    "any".to_owned()
+                    etoro_client::ANY_ADDRESS.to_owned()
                 } else {
                     cell(&token.ips_whitelist.join(","))
                 },
