@@ -331,7 +331,7 @@ fn help_documents_credentials_exit_codes_and_examples() {
     let help = stdout(&output);
     for example in [
         "Examples:",
-        "--mock --portfolio",
+        "update --mock",
         "--from tokens.jsonl --journal",
         "Resume",
     ] {

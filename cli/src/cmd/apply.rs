@@ -29,18 +29,25 @@ use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
 Examples:
-  # desired.jsonl: every token allows only our two egress IPs and is valid for 30 more days at least
-  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\", \"ipsWhitelist\": [\"198.51.100.1\", \"198.51.100.2\"], \"validFor\": \"30d\"}
-  etoro-token apply --from desired.jsonl --plan          # what would change; exit 6 if anything would
+  # desired.jsonl: every token allows only our two egress IPs and is valid for
+  # 30 more days at least; one line a token:
+  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\",
+  #    \"ipsWhitelist\": [\"198.51.100.1\", \"198.51.100.2\"], \"validFor\": \"30d\"}
+  # What would change (exit 6 if anything would), then make it so:
+  etoro-token apply --from desired.jsonl --plan
   etoro-token apply --from desired.jsonl --journal apply.journal";
 
 /// Where `apply`'s own help begins; the bulk flags and credentials follow.
 pub const AFTER_HELP: &str = "\
-The file: one JSON object a line, naming each token once, with `portfolio`, `token` and the fields that should
-hold: scopeNames (or the deprecated scopeIds), ipsWhitelist (compared as sets), and either expiresAt (exactly) or
-validFor (\"30d\": expires no sooner than that from now; when it would, it is set to that plus a margin of 1%,
-between a minute and a day, so that a re-run soon after finds it satisfied). A token that never expires satisfies
-validFor. Lines naming a token the listing does not have are reported and not sent (exit 3).";
+The file: one JSON object a line, naming each token once, with `portfolio`,
+`token` and the fields that should hold: scopeNames (or the deprecated
+scopeIds), ipsWhitelist (compared as sets), and either expiresAt (exactly) or
+validFor (\"30d\": expires no sooner than that from now; when it would, it is
+set to that plus a margin of 1%, between a minute and a day, so that a re-run
+soon after finds it satisfied). A token that never expires satisfies validFor.
+Lines naming a token the listing does not have are reported and not sent
+(exit 3). The listing decides what is sent: a journal only resumes a send an
+earlier run left unfinished, under its request id.";
 
 /// `etoro-token apply`.
 #[derive(Debug, Args)]
@@ -71,13 +78,13 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = Api::V1)]
     pub api: Api,
 
-    /// Where and how to connect.
-    #[command(flatten)]
-    pub connection: Connection,
-
     /// Results (or, with --plan, the plan) as JSON objects on stdout, one a line, then a summary object.
     #[arg(long)]
     pub json: bool,
+
+    /// Where and how to connect (listed after the command's own flags).
+    #[command(flatten)]
+    pub connection: Connection,
 }
 
 /// One valid line of the desired state.

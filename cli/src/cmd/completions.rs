@@ -10,7 +10,8 @@ use crate::exit::Exit;
 
 const EXAMPLES: &str = "\
 Examples:
-  etoro-token completions bash > ~/.local/share/bash-completion/completions/etoro-token
+  etoro-token completions bash \\
+      > ~/.local/share/bash-completion/completions/etoro-token
   etoro-token completions zsh > \"${fpath[1]}/_etoro-token\"
   etoro-token completions fish > ~/.config/fish/completions/etoro-token.fish
   etoro-token completions powershell >> $PROFILE";

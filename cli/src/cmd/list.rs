@@ -25,7 +25,8 @@ Examples:
   etoro-token list --mock
 
   # One agent-portfolio's tokens, one JSON object per token a line:
-  etoro-token list --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 --json
+  etoro-token list --mock --json \\
+      --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6
 
   # The tokens that expire within 7 days, with jq:
   etoro-token list --json | jq -r 'select(.status == \"expiring\") | .token'";
