@@ -18,7 +18,7 @@ use etoro_client::{ApiVersion, DesiredToken, FieldChange, Reconciliation, TokenU
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::args::{parse_duration, Api, Connection, CREDENTIALS_HELP};
+use crate::args::{Api, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::{self, InputLine, InvalidLine};
 use crate::bulk::{self, setup, Desired, Job, JournalUse, Options};
 use crate::connect::connect;
