@@ -53,10 +53,11 @@ Bulk mode (--from):
   every request, longer after each 429 in a row, and a line waits for quota up
   to --deadline rather than failing; a pause longer than --deadline ends the
   run, the lines not sent resumable with --journal. A bad line is reported
-  with its number and does not stop the others. The exit code is the highest
-  of all lines' codes; 130 after Ctrl-C, 143 after SIGTERM (a first signal
-  stops every line not yet sent, lets the requests in flight finish and prints
-  the command that resumes; a second one quits at once).";
+  with its number and does not stop the others.
+  The exit code is the highest of all lines' codes;
+  130 after Ctrl-C, 143 after SIGTERM (a first signal stops every line not
+  yet sent, lets the requests in flight finish and prints the command that
+  resumes; a second one quits at once).";
 
 /// Change who may use an eToro agent-portfolio user token, from where, and until when.
 #[derive(Debug, Parser)]

@@ -73,10 +73,10 @@ impl fmt::Display for InvalidLine {
     }
 }
 
-/// Opens the input: a file, or standard input for `-`.
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
+/// Opens the input: a file, or standard input for `-` (either may be read on another thread).
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin().lock()));
+        return Ok(Box::new(io::BufReader::with_capacity(64 * 1024, io::stdin())));
     }
     let file = std::fs::File::open(path)?;
     Ok(Box::new(io::BufReader::with_capacity(64 * 1024, file)))
@@ -88,12 +88,17 @@ pub fn read(reader: impl BufRead, extra: &[&str]) -> io::Result<Vec<Result<Input
     let mut parsed = Vec::new();
     for line in BoundedLines::new(reader, MAX_LINE_BYTES) {
         let line = line?;
-        if !line.overflow && line.bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(&line) {
             continue;
         }
         parsed.push(parse(&line, extra));
     }
     Ok(parsed)
+}
+
+/// A blank line (spaces only) is no line: skipped, keeping the numbering.
+pub fn is_blank(line: &Line) -> bool {
+    !line.overflow && line.bytes.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Reads one line.

@@ -86,6 +86,16 @@ pub struct Journal {
     needs_newline: bool,
 }
 
+/// What earlier runs did, per token: taken from a [`Journal`] when a run starts.
+pub struct History(HashMap<(Uuid, Uuid), Vec<Entry>>);
+
+impl History {
+    /// What earlier runs did to this token, in the order they started it.
+    pub fn of(&self, portfolio: Uuid, token: Uuid) -> &[Entry] {
+        self.0.get(&(portfolio, token)).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// One record: the result shape of `--json` ([`Report`]) and the key of the line.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -271,8 +281,15 @@ impl Journal {
     }
 
     /// What earlier runs did to this token, in the order they started it.
+    #[cfg(test)]
     pub fn history(&self, portfolio: uuid::Uuid, token: uuid::Uuid) -> &[Entry] {
         self.history.get(&(portfolio, token)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Moves what earlier runs did out of the journal, for the planner to read while the run appends records.
+    /// (The journal then has no history; [`Journal::has_records`] is for before.)
+    pub fn take_history(&mut self) -> History {
+        History(std::mem::take(&mut self.history))
     }
 
     /// How many records could not be decoded (cut short by a crash, or not the journal's).

@@ -28,8 +28,10 @@ pub mod input;
 mod interrupt;
 pub mod journal;
 mod lines;
+mod occurrence;
 mod plan;
 mod progress;
+mod schedule;
 pub mod setup;
 mod summary;
 
@@ -38,8 +40,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use etoro_client::{CancellationToken, Client, Error, Updated};
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -53,8 +56,9 @@ use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};
 pub use plan::JournalUse;
-use plan::{Plan, Planned};
+use plan::{Planned, Planner};
 use progress::{Progress, Snapshot};
+use schedule::{Schedule, TokenId};
 pub use summary::{Desired, Stop, Summary};
 
 /// One update to make.
@@ -74,6 +78,32 @@ pub struct Job {
     pub input: Box<RawValue>,
 }
 
+/// What the engine reads, line by line, in file order.
+pub enum Item {
+    /// A line to send.
+    Job(Job),
+    /// A line that cannot be sent, and why.
+    Invalid(InvalidLine),
+    /// The input cannot be read further: what failed (the run stops, exit 5).
+    Unreadable(String),
+}
+
+/// How many items the reader may have ready ahead of the engine.
+pub const READ_AHEAD: usize = 256;
+
+/// Sends `items` to a new source, from a task of their own (for a command whose lines are already in memory).
+pub fn source_of(items: Vec<Item>) -> mpsc::Receiver<Item> {
+    let (sender, receiver) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        for item in items {
+            if sender.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
 /// How to run the jobs.
 pub struct Options {
     /// How many tokens are worked on at once (at least 1).
@@ -88,36 +118,51 @@ pub struct Options {
     pub journal_use: JournalUse,
     /// For `apply`: what it decided before sending, counted in the summary (missing tokens exit 3).
     pub desired: Option<summary::Desired>,
+    /// How many lines the input holds at most, when known beforehand (for the progress line's total).
+    pub expected: Option<u64>,
 }
 
 /// How often the progress line is redrawn.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Runs `jobs` (and reports `invalid`, the lines that could not become jobs) under `options`, and returns what
-/// happened. It prints every result, the summary and, when the run stopped early, how to resume.
-pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, options: Options) -> Summary {
+/// How many lines may wait for their token's turn before reading pauses, per worker: enough to keep every worker
+/// busy, few enough that memory stays flat whatever the file's size.
+const WAITING_PER_WORKER: usize = 64;
+
+/// Runs the lines of `source` as they arrive under `options`, and returns what happened. It prints every result,
+/// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
+/// bounded number: reading pauses while they drain), not the file.
+pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
     let started = Instant::now();
-    let plan = plan::plan(jobs, options.journal.as_ref(), options.journal_use);
     if let Some(journal) = &options.journal {
-        announce(journal, &plan, options.journal_use);
+        announce(journal);
     }
+    // The planner reads what earlier runs did while the engine appends this run's records.
+    let resuming = match &options.journal {
+        Some(journal) if journal.has_records() && options.journal_use == JournalUse::SkipDone => {
+            Some(journal.path().display().to_string())
+        }
+        _ => None,
+    };
+    let history = options.journal.as_mut().map(Journal::take_history);
     // Every call of the run stops waiting when this is cancelled: by a signal, or by a quota pause past the
     // deadline.
     let stop_waiting = CancellationToken::new();
     let client = &client.with_cancellation(stop_waiting.clone());
+    let concurrency = options.concurrency.max(1);
     let mut engine = Engine {
         client,
         stop_waiting,
         json: options.json,
-        concurrency: options.concurrency.max(1),
+        dry_run: options.dry_run,
         journal: RefCell::new(options.journal),
         summary: RefCell::new(Summary {
-            skipped: plan.skipped,
             desired: options.desired,
             exit: match options.desired {
                 Some(desired) if desired.missing > 0 => Exit::Refused,
                 _ => Exit::Success,
             },
+            would_send: options.dry_run.then_some(0),
             ..Summary::default()
         }),
         stop: Cell::new(None),
@@ -126,23 +171,23 @@ pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, opt
         progress: Progress::new(),
         in_flight: Cell::new(0),
         done: Cell::new(0),
-        total: plan.to_send(),
+        planned: Cell::new(0),
+        offered: Cell::new(0),
+        expected: options.expected,
+        schedule: RefCell::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
         started,
     };
-    engine.report_invalid(invalid, options.dry_run);
-    if options.dry_run {
-        engine.print_requests(plan).await;
-    } else if engine.stopped() {
-        engine.summary.borrow_mut().not_sent += plan.to_send();
-    } else {
+    if !options.dry_run {
         engine.listen_for_signals();
-        engine.send(plan).await;
     }
+    let mut planner = Planner::new(history.as_ref(), options.journal_use);
+    engine.stream(source, &mut planner, resuming.as_deref()).await;
+    engine.summary.borrow_mut().skipped = planner.skipped;
     engine.end()
 }
 
-/// Says first what the journal lets the run skip.
-fn announce(journal: &Journal, plan: &Plan, usage: JournalUse) {
+/// Says first what is wrong with the journal.
+fn announce(journal: &Journal) {
     let shown = journal.path().display();
     if journal.undecodable() > 0 {
         output::note(&format!(
@@ -157,13 +202,6 @@ fn announce(journal: &Journal, plan: &Plan, usage: JournalUse) {
             journal.unkeyed()
         ));
     }
-    if journal.has_records() && usage == JournalUse::SkipDone {
-        output::note(&format!(
-            "resuming with the journal {shown}: {} of {} line(s) already done, skipped",
-            plan.skipped,
-            plan.skipped + plan.to_send()
-        ));
-    }
 }
 
 /// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
@@ -172,7 +210,7 @@ struct Engine<'a> {
     /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
     stop_waiting: CancellationToken,
     json: bool,
-    concurrency: usize,
+    dry_run: bool,
     journal: RefCell<Option<Journal>>,
     summary: RefCell<Summary>,
     stop: Cell<Option<Stop>>,
@@ -183,8 +221,14 @@ struct Engine<'a> {
     in_flight: Cell<u64>,
     /// Lines sent that have a result.
     done: Cell<u64>,
-    /// Lines to send.
-    total: u64,
+    /// Lines planned to be sent so far.
+    planned: Cell<u64>,
+    /// Lines planned so far, whether sent, printed (dry run) or not sent (the run stopped).
+    offered: Cell<u64>,
+    /// How many lines the input holds at most, when known beforehand.
+    expected: Option<u64>,
+    /// The lines waiting for their token's turn, and the tokens running.
+    schedule: RefCell<Schedule>,
     started: Instant,
 }
 
@@ -205,30 +249,87 @@ impl Engine<'_> {
         }
     }
 
-    /// Sends every planned line: tokens side by side, each token's lines in order.
-    async fn send(&self, plan: Plan) {
-        let this = self;
-        let work = stream::iter(plan.groups)
-            .map(|group| this.token(group))
-            .buffer_unordered(this.concurrency)
-            .for_each(|()| async {});
-        tokio::pin!(work);
+    /// Reads, plans and sends as lines arrive: tokens side by side, each token's lines in order. Once the run
+    /// stops (a signal, a local I/O failure, a quota pause past the deadline), the rest of the input is still
+    /// read, to count what was not sent, and nothing more is sent.
+    async fn stream(&self, mut source: mpsc::Receiver<Item>, planner: &mut Planner<'_>, resuming: Option<&str>) {
+        let mut workers = FuturesUnordered::new();
+        let mut reading = true;
         let mut tick = tokio::time::interval(TICK);
         loop {
+            while let Some(id) = self.schedule.borrow_mut().start() {
+                workers.push(self.token(id));
+            }
+            if !reading && workers.is_empty() {
+                break;
+            }
+            let room = !self.schedule.borrow().full();
             tokio::select! {
-                () = &mut work => break,
-                _ = tick.tick() => this.show(),
+                item = source.recv(), if reading && room => match item {
+                    Some(item) => self.take(item, planner).await,
+                    None => {
+                        reading = false;
+                        let held = planner.finish();
+                        if let Some(journal) = resuming {
+                            // Known once every line is read: which prefix of a token is done depends on all of them.
+                            let (skipped, offered) = (planner.skipped, self.offered.get() + held.len() as u64);
+                            self.progress.say(&format!(
+                                "resuming with the journal {journal}: {skipped} of {} line(s) already done, skipped",
+                                skipped + offered
+                            ));
+                        }
+                        for planned in held {
+                            self.plan(planned).await;
+                        }
+                    }
+                },
+                Some(()) = workers.next(), if !workers.is_empty() => {}
+                _ = tick.tick(), if !self.dry_run => self.show(),
+            }
+        }
+        debug_assert!(self.schedule.borrow().idle());
+    }
+
+    /// One item of the input.
+    async fn take(&self, item: Item, planner: &mut Planner<'_>) {
+        match item {
+            Item::Job(job) => {
+                if let Some(planned) = planner.add(job) {
+                    self.plan(planned).await;
+                }
+            }
+            Item::Invalid(bad) => self.report_invalid(bad),
+            Item::Unreadable(message) => {
+                if self.stop.get() != Some(Stop::LocalIo) {
+                    self.progress.say(&format!("error: {message}; no new line is started"));
+                }
+                self.stop_for(Stop::LocalIo, Exit::LocalIo);
             }
         }
     }
 
-    /// The lines of one token, one after another.
-    async fn token(&self, group: Vec<Planned>) {
-        let count = group.len() as u64;
-        for (index, planned) in group.into_iter().enumerate() {
-            if self.stopped() {
-                self.summary.borrow_mut().not_sent += count - index as u64;
+    /// A planned line: printed (dry run), counted as not sent (the run has stopped), or queued for its token.
+    async fn plan(&self, planned: Planned) {
+        self.offered.set(self.offered.get() + 1);
+        if self.dry_run {
+            self.print_request(planned).await;
+        } else if self.stopped() {
+            self.summary.borrow_mut().not_sent += 1;
+        } else {
+            self.planned.set(self.planned.get() + 1);
+            self.schedule.borrow_mut().push(planned);
+        }
+    }
+
+    /// The lines of one token, one after another, as long as it has lines waiting.
+    async fn token(&self, id: TokenId) {
+        loop {
+            let Some(planned) = self.schedule.borrow_mut().next(id) else {
                 return;
+            };
+            if self.stopped() {
+                self.summary.borrow_mut().not_sent += 1;
+                continue;
             }
             self.line(planned).await;
         }
@@ -349,58 +450,54 @@ impl Engine<'_> {
         }
     }
 
-    /// Reports the lines that could not become jobs (and journals them, unless this is a dry run).
-    fn report_invalid(&self, invalid: Vec<InvalidLine>, dry_run: bool) {
-        for bad in invalid {
-            let record = Record {
-                report: Report::invalid_line(bad.number, bad.message.clone()),
-                body: None,
-                occurrence: None,
-                input_prefix: bad.prefix.as_deref(),
-            }
-            .to_json();
-            if !dry_run {
-                self.journal_write(&record);
-            }
-            let mut summary = self.summary.borrow_mut();
-            summary.invalid += 1;
-            summary.exit = summary.exit.max(Exit::Invalid);
-            drop(summary);
-            self.emit(&record, || format!("{bad} (not sent)"));
+    /// Reports a line that could not become a job (and journals it, unless this is a dry run).
+    fn report_invalid(&self, bad: InvalidLine) {
+        let record = Record {
+            report: Report::invalid_line(bad.number, bad.message.clone()),
+            body: None,
+            occurrence: None,
+            input_prefix: bad.prefix.as_deref(),
         }
+        .to_json();
+        if !self.dry_run {
+            self.journal_write(&record);
+        }
+        let mut summary = self.summary.borrow_mut();
+        summary.invalid += 1;
+        summary.exit = summary.exit.max(Exit::Invalid);
+        drop(summary);
+        self.emit(&record, || format!("{bad} (not sent)"));
     }
 
-    /// `--dry-run`: the request of every line that would be sent, in the order it would be sent for its token.
-    async fn print_requests(&self, plan: Plan) {
-        let mut would_send = 0;
-        for planned in plan.groups.into_iter().flatten() {
-            if self.stdout_failed.get() {
-                break;
+    /// `--dry-run`: the request of a line that would be sent (in its token's order: lines come in file order,
+    /// and the lines held for the journal come after, token by token).
+    async fn print_request(&self, planned: Planned) {
+        if self.stdout_failed.get() {
+            return;
+        }
+        let Planned { job, resume_id, .. } = planned;
+        let call = self
+            .client
+            .update_user_token(job.portfolio, job.token, job.update)
+            .request_id(resume_id.unwrap_or_else(Uuid::new_v4));
+        match call.dry_run().await {
+            Ok(request) => {
+                if let Some(count) = self.summary.borrow_mut().would_send.as_mut() {
+                    *count += 1;
+                }
+                if let Err(exit) = print_prepared(&request, self.json) {
+                    self.stdout_failed.set(true);
+                    self.stop_for(Stop::LocalIo, exit);
+                }
             }
-            let Planned { job, resume_id, .. } = planned;
-            let call = self
-                .client
-                .update_user_token(job.portfolio, job.token, job.update)
-                .request_id(resume_id.unwrap_or_else(Uuid::new_v4));
-            match call.dry_run().await {
-                Ok(request) => {
-                    would_send += 1;
-                    if let Err(exit) = print_prepared(&request, self.json) {
-                        self.stdout_failed.set(true);
-                        self.stop_for(Stop::LocalIo, exit);
-                        break;
-                    }
-                }
-                Err(err) => {
-                    let mut summary = self.summary.borrow_mut();
-                    summary.invalid += 1;
-                    summary.exit = summary.exit.max(exit_for(&err));
-                    drop(summary);
-                    output::note(&invalid_text(job.line, &err));
-                }
+            Err(err) => {
+                let mut summary = self.summary.borrow_mut();
+                summary.invalid += 1;
+                summary.exit = summary.exit.max(exit_for(&err));
+                drop(summary);
+                output::note(&invalid_text(job.line, &err));
             }
         }
-        self.summary.borrow_mut().would_send = Some(would_send);
     }
 
     /// Appends a record to the journal, if there is one. A failure stops the run (exit 5) and is said once.
@@ -471,8 +568,11 @@ impl Engine<'_> {
         let stopping = matches!(self.stop.get(), Some(Stop::Signal(_)));
         let pause = self.client.pacer().pause();
         let summary = self.summary.borrow();
+        let known = self
+            .expected
+            .map_or(0, |expected| expected.saturating_sub(summary.invalid));
         let snapshot = Snapshot {
-            total: self.total,
+            total: known.max(self.planned.get()),
             done: self.done.get(),
             refused: summary.refused,
             failed: summary.failed,

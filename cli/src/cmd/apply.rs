@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::args::{Api, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::{self, InputLine, InvalidLine};
-use crate::bulk::{self, setup, Desired, Job, JournalUse, Options};
+use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
@@ -195,8 +195,16 @@ pub async fn run(args: ApplyArgs) -> Exit {
         // an earlier run left unfinished.
         journal_use: JournalUse::ResumeOnly,
         desired: Some(desired),
+        expected: Some((invalid.len() + jobs.len()) as u64),
     };
-    let summary = bulk::run(client, jobs, invalid, options).await;
+    // The desired state is in memory already (a token is compared with the listing, which is): the engine takes
+    // it as it takes a file, invalid lines first.
+    let items = invalid
+        .into_iter()
+        .map(Item::Invalid)
+        .chain(jobs.into_iter().map(Item::Job))
+        .collect();
+    let summary = bulk::run(client, bulk::source_of(items), options).await;
     if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());
