@@ -155,3 +155,32 @@ fn the_embedded_mock_lists_the_readme_token() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains(TOKEN) && text.contains("readme-token") && text.contains(PORTFOLIO));
 }
+
+/// `-v` on a terminal is coloured, and never with NO_COLOR; the server's text in it is escaped either way.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_are_coloured_on_a_terminal_unless_no_color() {
+    let body = r#"{"errorCode": "Down", "errorMessage": "down\u001b]0;owned\u0007"}"#;
+    let (addr, _count) = fixed_answer(503, body).await;
+    for no_color in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = etoro_token(dir.path());
+        cmd.args(["list", "-v", "--attempts", "2", "--base-url", &format!("http://{addr}")]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let (code, seen) = Terminal::spawn(&mut cmd).finish().await;
+        assert_eq!(code, Some(4), "{seen}");
+        assert!(seen.contains("retrying"), "{seen:?}");
+        assert!(
+            seen.contains("down\\u001b]0;owned\\u0007"),
+            "the server's text escaped: {seen:?}"
+        );
+        assert!(!seen.contains("\u{1b}]0;owned"), "{seen:?}");
+        assert_eq!(
+            seen.contains("\u{1b}["),
+            !no_color,
+            "colour only without NO_COLOR: {seen:?}"
+        );
+    }
+}

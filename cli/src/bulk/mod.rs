@@ -1,7 +1,8 @@
-//! Bulk mode: many token updates through one engine, which `update --from FILE` feeds from a JSONL file
-//! ([`update_from`]) and which takes any list of already-parsed [`Job`]s ([`run`]). Another bulk command reads
-//! its input with [`input`], opens its journal and builds its client with [`setup`], calls [`run`], and exits
-//! with [`Summary::exit_code`].
+//! Bulk mode: many token updates through one engine, which `update --from FILE` feeds line by line from a thread
+//! reading the file ([`update_from`]) and `apply` from its desired state in memory ([`source_of`]); either way the
+//! engine reads [`Item`]s from a bounded channel ([`run`]) and plans, sends and journals each line as it arrives.
+//! Memory holds the lines waiting for their token's turn, at most [`WAITING_PER_WORKER`] a worker (reading pauses
+//! until they drain), not the file: the same for 20,000 lines as for 200,000.
 //!
 //! What the engine promises:
 //! - **Per-token order**: the jobs of one (portfolio, token) run one after another in the order given, whatever
@@ -13,7 +14,8 @@
 //!   that deadline, the job is not sent, the run stops at once ([`Stop::Quota`], exit 4) and every line not sent
 //!   is left for a resume.
 //! - **A journal** ([`journal::Journal`]): a `started` record with the request id before the first attempt of a
-//!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]) and
+//!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]; the lines
+//!   of a token the journal knows are held until the input ends, since that prefix depends on all of them) and
 //!   re-sends a job left unfinished under its request id. A journal that cannot be written stops the run (exit
 //!   5): no new job starts, the ones in flight finish and are reported.
 //! - **Signals**: the first Ctrl-C or SIGTERM stops every job not sent (those waiting for a turn or for quota
@@ -33,13 +35,15 @@ mod plan;
 mod progress;
 mod schedule;
 pub mod setup;
+mod source;
 mod summary;
+mod text;
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use chrono::Utc;
-use etoro_client::{CancellationToken, Client, Error, Updated};
+use etoro_client::{CancellationToken, Client, Error};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -59,7 +63,9 @@ pub use plan::JournalUse;
 use plan::{Planned, Planner};
 use progress::{Progress, Snapshot};
 use schedule::{Schedule, TokenId};
+pub use source::{source_of, Item, READ_AHEAD};
 pub use summary::{Desired, Stop, Summary};
+use text::{announce, hint, invalid_text, text_of};
 
 /// One update to make.
 pub struct Job {
@@ -76,32 +82,6 @@ pub struct Job {
     pub body: Box<RawValue>,
     /// The input as given, recorded with the result.
     pub input: Box<RawValue>,
-}
-
-/// What the engine reads, line by line, in file order.
-pub enum Item {
-    /// A line to send.
-    Job(Job),
-    /// A line that cannot be sent, and why.
-    Invalid(InvalidLine),
-    /// The input cannot be read further: what failed (the run stops, exit 5).
-    Unreadable(String),
-}
-
-/// How many items the reader may have ready ahead of the engine.
-pub const READ_AHEAD: usize = 256;
-
-/// Sends `items` to a new source, from a task of their own (for a command whose lines are already in memory).
-pub fn source_of(items: Vec<Item>) -> mpsc::Receiver<Item> {
-    let (sender, receiver) = mpsc::channel(READ_AHEAD);
-    tokio::spawn(async move {
-        for item in items {
-            if sender.send(item).await.is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 /// How to run the jobs.
@@ -184,24 +164,6 @@ pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Opt
     engine.stream(source, &mut planner, resuming.as_deref()).await;
     engine.summary.borrow_mut().skipped = planner.skipped;
     engine.end()
-}
-
-/// Says first what is wrong with the journal.
-fn announce(journal: &Journal) {
-    let shown = journal.path().display();
-    if journal.undecodable() > 0 {
-        output::note(&format!(
-            "warning: the journal {shown} holds {} record(s) that cannot be read (cut short by a crash?): ignored",
-            journal.undecodable()
-        ));
-    }
-    if journal.unkeyed() > 0 {
-        output::note(&format!(
-            "warning: the journal {shown} holds {} result(s) of an older etoro-token, without the key of their \
-             line: they skip nothing",
-            journal.unkeyed()
-        ));
-    }
 }
 
 /// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
@@ -621,52 +583,8 @@ impl Engine<'_> {
     }
 }
 
-/// What to do next, when not everything was done.
-fn hint(summary: &Summary, journaled: bool) {
-    if summary.would_send.is_some() {
-        return;
-    }
-    if summary.not_sent > 0 {
-        if journaled {
-            output::note("to resume (the journal skips what is done), run the same command again:");
-            output::note(&format!("  {}", summary::this_command()));
-        } else {
-            output::note(&format!(
-                "{} line(s) were not sent; without --journal, running the command again sends every line again \
-                 (add --journal FILE to make a run resumable)",
-                summary.not_sent
-            ));
-        }
-    } else if journaled && summary.refused + summary.failed > 0 {
-        output::note(
-            "running the same command again sends again the lines that did not succeed (and the later lines of \
-             their tokens); the others are skipped",
-        );
-    }
-}
-
 /// True for a line that ended before it was sent because the run is stopping: cancelled while waiting for its
 /// turn, or held back by a quota pause longer than its deadline.
 fn stopped_unsent(err: &Error) -> bool {
     matches!(err, Error::Cancelled { .. } | Error::QuotaWait(_)) && err.nothing_sent()
-}
-
-/// One result as a line of text.
-fn text_of(line: u64, result: &Result<Updated, Error>) -> String {
-    match result {
-        Ok(updated) => format!(
-            "line {line}: updated user token {} of agent-portfolio {} (request id {})",
-            updated.token, updated.portfolio, updated.request_id
-        ),
-        Err(err) if err.is_invalid_input() => invalid_text(line, err),
-        Err(err) => format!("line {line}: {}: {err}", crate::report::outcome_of(err)),
-    }
-}
-
-/// "line N: invalid: FIELD: RULE (not sent)", said once (the library's own message says it too).
-fn invalid_text(line: u64, err: &Error) -> String {
-    match err {
-        Error::InvalidInput(invalid) => format!("line {line}: invalid: {}: {} (not sent)", invalid.field, invalid.rule),
-        other => format!("line {line}: invalid: {other}"),
-    }
 }
