@@ -923,7 +923,7 @@ fn bulk(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report: &
                 }
             ),
             value: cli_rss,
-            goal: Goal::Below(40.0),
+            goal: Goal::Below(32.0),
             range: None,
         },
     );
