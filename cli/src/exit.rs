@@ -50,6 +50,7 @@ Exit codes (a run with several outcomes exits with the highest):
   0  done
   2  invalid input or usage: nothing was sent for it
   3  the API refused the request (4xx other than a rate limit)
-  4  failure after retries (rate limit, 5xx, network, timeout, redirect, answer outside the spec)
+  4  failure after retries (rate limit, 5xx, network, timeout, redirect,
+     an answer outside the spec)
   5  local I/O failure (a file, the journal, standard output, the mock's port)
   6  apply --plan: changes would be made";

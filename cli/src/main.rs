@@ -7,6 +7,7 @@ mod cmd;
 mod connect;
 mod credentials;
 mod exit;
+mod file_roles;
 #[cfg(feature = "mock")]
 mod mock;
 mod output;
@@ -15,6 +16,7 @@ mod report;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::field::MakeExt as _;
 
 use args::{Cli, Command};
 use exit::{exit_for, Exit};
@@ -47,30 +49,40 @@ fn main() -> ExitCode {
     })
 }
 
-/// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins.
-/// Logs go to stderr; the client never puts a secret in an event.
+/// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins
+/// (and, without `-v`, turns logging on by itself). Logs go to stderr; the client never puts a secret in an event.
 fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => return init_from_env_only(),
-        1 => "etoro_client=debug,etoro_token=debug",
-        _ => "debug",
+    let filter = match verbose {
+        0 => match tracing_subscriber::EnvFilter::try_from_default_env() {
+            Ok(filter) => filter,
+            Err(_) => return,
+        },
+        1 => env_filter_or("etoro_client=debug,etoro_token=debug"),
+        _ => env_filter_or("debug"),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Every field's value (an error from the server included) goes through the one escaping rule; the colours,
+    // ours, only on a terminal and never with NO_COLOR.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        let text = output::escape(&text);
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ");
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(fields)
+        .with_ansi(output::colour(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
 
-/// Without `-v`, logging is off unless `RUST_LOG` asks for it.
-fn init_from_env_only() {
-    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+fn env_filter_or(default: &str) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
 }
 
 /// Reports a failed call: a JSON report on stdout with `--json`, else one escaped line on stderr. Returns the exit

@@ -4,7 +4,6 @@
 //! `--seed-file` add; create, update and revoke change that state. The first line on stdout is always
 //! `eToro mock listening on http://ADDR:PORT`, for scripts to read the port of `--port 0` from.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,13 +83,19 @@ impl MockArgs {
     }
 
     /// The mock's configuration; `read` reads the seed file.
-    fn config(&self, read: impl Fn(&std::path::Path) -> std::io::Result<String>) -> Result<MockConfig, String> {
+    /// A seed file that cannot be read is a local I/O failure (5); one that is not a listing is invalid input (2).
+    fn config(&self, read: impl Fn(&std::path::Path) -> std::io::Result<String>) -> Result<MockConfig, (String, Exit)> {
         let mut portfolios = vec![Portfolio::example()];
         portfolios.extend(Portfolio::generate(self.seed as usize));
         if let Some(path) = &self.seed_file {
-            let text = read(path).map_err(|err| format!("--seed-file {}: {err}", path.display()))?;
-            let seeded =
-                Portfolio::list_from_json(&text).map_err(|err| format!("--seed-file {}: {err}", path.display()))?;
+            let text = read(path).map_err(|err| {
+                (
+                    format!("cannot read --seed-file {}: {err}", path.display()),
+                    Exit::LocalIo,
+                )
+            })?;
+            let seeded = Portfolio::list_from_json(&text)
+                .map_err(|err| (format!("--seed-file {}: {err}", path.display()), Exit::Invalid))?;
             portfolios.extend(seeded);
         }
         Ok(MockConfig {
@@ -115,9 +120,16 @@ impl MockArgs {
 
 /// Serves the mock until Ctrl-C.
 pub async fn run(args: MockArgs) -> ExitCode {
+    let roles = [
+        ("--seed-file", args.seed_file.as_deref()),
+        ("--log", args.log.as_deref()),
+    ];
+    if let Err(message) = crate::file_roles::one_file_one_role(&roles) {
+        return crate::output::fail(&message, Exit::Invalid).into();
+    }
     let config = match args.config(|path| std::fs::read_to_string(path)) {
         Ok(config) => config,
-        Err(message) => return crate::output::fail(&message, Exit::Invalid).into(),
+        Err((message, exit)) => return crate::output::fail(&message, exit).into(),
     };
     let held = config.portfolios.len();
     let quota = config.quota;
@@ -125,19 +137,21 @@ pub async fn run(args: MockArgs) -> ExitCode {
         Ok(server) => server,
         // A port that cannot be bound is a local failure (exit 5), as the exit table says.
         Err(err) => {
-            let message = format!("cannot start the mock on {}: {err}", args.addr());
+            // The library's message names what failed: the address, or the request log.
+            let message = format!("cannot start the mock: {err}");
             return crate::output::fail(&message, Exit::LocalIo).into();
         }
     };
-    // One write, flushed at once: a script waiting for the first line must not wait for a buffer to fill.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(banner(&server.base_url(), held, quota).as_bytes());
-    let _ = stdout.flush();
-    drop(stdout);
-    if let Err(err) = tokio::signal::ctrl_c().await {
-        eprintln!("error: cannot wait for Ctrl-C: {err}");
+    // One write, flushed at once: a script waiting for the first line must not wait for a buffer to fill. A full
+    // standard output stops the mock (exit 5); a closed one does not.
+    if let Err(exit) = crate::output::write_stdout(banner(&server.base_url(), held, quota).as_bytes()) {
+        server.shutdown().await;
+        return exit.into();
     }
-    eprintln!("served {} request(s)", server.request_count());
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        crate::output::note(&format!("error: cannot wait for Ctrl-C: {err}"));
+    }
+    crate::output::note(&format!("served {} request(s)", server.request_count()));
     server.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -216,16 +230,18 @@ mod tests {
 
     #[test]
     fn a_bad_seed_file_is_named() {
-        let err = parse(&["--seed-file", "seed.json"])
+        let (err, exit) = parse(&["--seed-file", "seed.json"])
             .unwrap()
             .config(no_file)
             .unwrap_err();
-        assert!(err.starts_with("--seed-file seed.json: "), "{err}");
-        let err = parse(&["--seed-file", "seed.json"])
+        assert!(err.starts_with("cannot read --seed-file seed.json: "), "{err}");
+        assert_eq!(exit, Exit::LocalIo, "a file that cannot be read is local I/O");
+        let (err, exit) = parse(&["--seed-file", "seed.json"])
             .unwrap()
             .config(|_| Ok("{}".to_owned()))
             .unwrap_err();
         assert!(err.contains("seed.json") && err.contains("agentPortfolios"), "{err}");
+        assert_eq!(exit, Exit::Invalid, "a file that is not a listing is invalid input");
     }
 
     #[test]

@@ -1,39 +1,48 @@
 //! Everything the command prints goes through here, one line at a time:
 //!
-//! - control characters are escaped, so text that came from the network (an `errorMessage`, a body snippet, a
+//! - control characters, bidi controls, zero-width characters and line separators are escaped ([`escape`]), so text that came from the network (an `errorMessage`, a body snippet, a
 //!   token's name) cannot move the cursor, recolour the terminal or forge a line such as a fake `error:`;
 //! - each line is one `write` call (stderr is unbuffered: `eprintln!` writes each formatted piece on its own);
 //! - a closed standard output (`| head`) is not an error: the reader has what it wanted, so output stops and the
-//!   run keeps its exit code; any other write failure (`> /dev/full`) is a local I/O failure (exit 5). Nothing
-//!   here panics, unlike `println!`.
+//!   run keeps its exit code; any other write failure (`> /dev/full`) is a local I/O failure (exit 5), said once.
+//!   Nothing here panics, unlike `println!`.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{ErrorKind, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::exit::Exit;
 
-/// Set once standard output is found closed: later lines are dropped without trying.
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// What is known of standard output: writable so far, closed by its reader, or failed (full, an I/O error).
+static STDOUT: AtomicU8 = AtomicU8::new(OPEN);
+const OPEN: u8 = 0;
+const CLOSED: u8 = 1;
+const FAILED: u8 = 2;
 
 /// Writes one line to standard output.
 pub fn line(text: &str) -> Result<(), Exit> {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Ok(());
+    write_stdout(terminated(text).as_bytes())
+}
+
+/// Writes `bytes` as they are to standard output and flushes it: a closed pipe stops output without an error, any
+/// other failure is exit 5, said once (later writes fail at once, silently). The caller has escaped whatever came
+/// from the network.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Exit> {
+    match STDOUT.load(Ordering::Relaxed) {
+        CLOSED => return Ok(()),
+        FAILED => return Err(Exit::LocalIo),
+        _ => {}
     }
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(terminated(text).as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == ErrorKind::BrokenPipe => {
-            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            STDOUT.store(CLOSED, Ordering::Relaxed);
             Ok(())
         }
         Err(err) => {
-            note(&format!("error: cannot write to standard output: {err}"));
+            if STDOUT.swap(FAILED, Ordering::Relaxed) != FAILED {
+                note(&format!("error: cannot write to standard output: {err}"));
+            }
             Err(Exit::LocalIo)
         }
     }
@@ -50,6 +59,12 @@ pub fn fail(message: &str, exit: Exit) -> Exit {
     exit
 }
 
+/// Whether to colour what goes to `stream`: only on a terminal, and never when `NO_COLOR` is set to anything but
+/// the empty string (<https://no-color.org>).
+pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 /// `text` with its control characters escaped, and a newline.
 fn terminated(text: &str) -> String {
     let mut out = escape(text).into_owned();
@@ -57,40 +72,22 @@ fn terminated(text: &str) -> String {
     out
 }
 
-/// Escapes every control character (C0, DEL, C1; line breaks and tabs included) as `\uXXXX`, so that one call
-/// prints exactly one visible line. The form is JSON's own, so a JSON line stays valid JSON (serde escapes C0 in
-/// strings, but leaves DEL and C1 raw).
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+/// The one escaping rule for text from the network (controls, format characters such as bidi overrides and
+/// zero-width spaces, line and paragraph separators, as `\uXXXX`): see [`etoro_escape`].
+pub use etoro_escape::escape;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn control_characters_are_escaped_and_plain_text_is_not_copied() {
-        assert!(matches!(escape("plain text: ok"), Cow::Borrowed(_)));
-        assert_eq!(
-            escape("a\u{1b}[31mred\r\nerror: fake\u{7}\u{9b}"),
-            "a\\u001b[31mred\\u000d\\u000aerror: fake\\u0007\\u009b"
-        );
+    fn a_printed_line_is_escaped_whole_and_ends_once() {
         assert_eq!(terminated("x\ty"), "x\\u0009y\n");
-        let json = serde_json::json!({"m": "\u{9b}\u{7f}\u{1b}"}).to_string();
+        assert_eq!(terminated("a\u{202e}b\u{2028}c"), "a\\u202eb\\u2028c\n");
+        let json = serde_json::json!({"m": "\u{9b}\u{7f}\u{1b}\u{200b}"}).to_string();
         let escaped: serde_json::Value = serde_json::from_str(&escape(&json)).unwrap();
         assert_eq!(
-            escaped["m"], "\u{9b}\u{7f}\u{1b}",
+            escaped["m"], "\u{9b}\u{7f}\u{1b}\u{200b}",
             "a JSON line stays JSON with the same text"
         );
     }

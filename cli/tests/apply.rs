@@ -378,3 +378,88 @@ async fn killed_mid_run_then_run_again_every_token_ends_as_desired_and_none_is_p
         "every token applied exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_changed_after_a_journaled_apply_is_sent_again_whatever_the_journal_says() {
+    let (portfolio, tokens, seeded) = seed(2);
+    let server = mock_with(vec![seeded], Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<Value> = tokens
+        .iter()
+        .map(|token| desired(portfolio, *token, json!({"ipsWhitelist": ["198.51.100.7"]})))
+        .collect();
+    let file = write(dir.path(), &lines);
+    let journal = dir.path().join("apply.journal");
+    let with_journal = ["--journal", journal.to_str().unwrap()];
+
+    let output = apply(&server, &file, &with_journal).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(patched_tokens(&server).len(), 2);
+
+    // Someone changes token 0 behind the desired state's back.
+    let mut update = Command::cargo_bin("etoro-token").unwrap();
+    let output = update
+        .env_clear()
+        .env("ETORO_API_KEY", API_KEY)
+        .env("ETORO_USER_KEY", USER_KEY)
+        .args(["update", "--base-url", &server.base_url(), "--portfolio"])
+        .arg(portfolio.to_string())
+        .arg("--token")
+        .arg(tokens[0].to_string())
+        .args(["--ip", "192.0.2.66"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = apply(&server, &file, &["--plan"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(6), "the plan sees the drift");
+
+    let output = apply(&server, &file, &with_journal).output().unwrap();
+    let errors = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{errors}");
+    assert!(
+        !errors.contains("skipped (already done)") || errors.contains("0 skipped"),
+        "{errors}"
+    );
+    assert_eq!(
+        server.token(portfolio, tokens[0]).unwrap().ips_whitelist,
+        Some(vec![ip("198.51.100.7")]),
+        "the drifted token is set back: {errors}"
+    );
+    assert_eq!(
+        patched_tokens(&server)
+            .iter()
+            .filter(|token| **token == tokens[0])
+            .count(),
+        3,
+        "apply, update, apply again: token 0 patched three times; token 1 (unchanged) not again"
+    );
+    assert_eq!(patched_tokens(&server).len(), 4);
+    let output = apply(&server, &file, &["--plan"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_allow_list_reads_any_address_and_expires_in_is_refused_for_valid_for() {
+    let portfolio = Uuid::new_v4();
+    let (open, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let seeded = Portfolio::new(portfolio, "alpha")
+        .token(Token::new(open, "open").scope_names(["etoro-public:trade.real:read"]))
+        .token(Token::new(other, "other").scope_names(["etoro-public:trade.real:read"]));
+    let server = mock_with(vec![seeded], Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        &[
+            desired(portfolio, open, json!({"ipsWhitelist": ["198.51.100.1"]})),
+            desired(portfolio, other, json!({"expiresIn": "30d"})),
+        ],
+    );
+    let output = apply(&server, &file, &["--plan"]).output().unwrap();
+    let (out, errors) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(2), "{out}{errors}");
+    assert!(out.contains("ipsWhitelist: any address -> 198.51.100.1"), "{out}");
+    assert!(
+        errors.contains("line 2: invalid: expiresIn: a desired state takes validFor"),
+        "{errors}"
+    );
+}

@@ -462,3 +462,32 @@ async fn a_line_that_breaks_a_rule_names_the_field_and_says_not_sent_once() {
     }
     assert_eq!(server.request_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tokens_lines_far_apart_in_a_long_file_stay_in_order() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (portfolio, token) = (Uuid::new_v4(), Uuid::new_v4());
+    let ours = |ip: &str| json!({"portfolio": portfolio, "token": token, "ipsWhitelist": [ip]});
+    // More lines between them than the engine lets wait (64 a worker): reading pauses and resumes in between.
+    let mut input = vec![ours("198.51.100.1")];
+    input.extend(lines(700));
+    input.push(ours("198.51.100.2"));
+    input.extend(lines(700));
+    input.push(ours("198.51.100.3"));
+    let file = write_lines(dir.path(), "far.jsonl", &to_strings(&input));
+    let output = bulk(&server.base_url(), &file, &["--concurrency", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(server.request_count(), input.len());
+    let ours: Vec<Value> = sent(&server)
+        .into_iter()
+        .filter(|(path, ..)| path.ends_with(&token.to_string()))
+        .map(|(_, body, ..)| body["ipsWhitelist"][0].clone())
+        .collect();
+    assert_eq!(
+        ours,
+        [json!("198.51.100.1"), json!("198.51.100.2"), json!("198.51.100.3")]
+    );
+}

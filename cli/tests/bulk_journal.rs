@@ -401,11 +401,48 @@ async fn the_input_file_given_as_the_journal_is_refused_and_left_alone() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(
-            stderr(&output).contains("is the --from file itself"),
+            stderr(&output).contains("--from and --journal name the same file"),
             "{}",
             stderr(&output)
         );
     }
     assert_eq!(std::fs::read(&file).unwrap(), before, "the input is untouched");
     assert_eq!(server.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expires_in_line_is_sent_from_now_and_a_rerun_skips_it() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal_path = dir.path().join("journal.jsonl");
+    let line = json!({"portfolio": Uuid::new_v4(), "token": Uuid::new_v4(), "expiresIn": "30d"});
+    let bad = json!({"portfolio": Uuid::new_v4(), "token": Uuid::new_v4(), "expiresIn": "soon\u{1b}[2J"});
+    let file = write_lines(dir.path(), "in.jsonl", &to_strings(&[line, bad]));
+    let run = || {
+        bulk(&server.base_url(), &file, &["--journal"])
+            .arg(&journal_path)
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert_eq!(output.status.code(), Some(2), "the invalid line: {}", stderr(&output));
+    let errors = stderr(&output);
+    assert!(errors.contains("line 2: invalid: expiresIn: "), "{errors}");
+    assert!(
+        errors.contains(r#"(given "soon\u001b[2J")"#),
+        "the value, escaped: {errors}"
+    );
+    let sent = sent(&server);
+    assert_eq!(sent.len(), 1);
+    let at: chrono::DateTime<chrono::Utc> = sent[0].1["expiresAt"].as_str().unwrap().parse().unwrap();
+    let expected = chrono::Utc::now() + chrono::Duration::days(30);
+    assert!((expected - at).num_seconds().abs() < 120, "30 days from now: {at}");
+
+    let output = run();
+    assert_eq!(
+        server.request_count(),
+        1,
+        "the done line is skipped: {}",
+        stderr(&output)
+    );
 }

@@ -166,5 +166,9 @@ async fn a_second_ctrl_c_quits_at_once() {
     assert_eq!(output.status.code(), Some(130));
     let message = stderr(&output);
     assert!(message.contains("SIGINT again: quitting now"), "{message}");
+    assert!(
+        !message.contains("\\u000a"),
+        "a line of its own, no escaped line break: {message}"
+    );
     assert!(message.contains("same request ids"), "{message}");
 }

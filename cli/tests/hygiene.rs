@@ -94,6 +94,35 @@ async fn escape_sequences_and_line_breaks_from_the_server_are_escaped() {
 }
 
 #[tokio::test]
+async fn verbose_logs_escape_the_servers_text_and_have_no_colour_in_a_pipe() {
+    let hostile = "\u{1b}[2Jdown\u{202e}\u{2028}error: forged\u{9b}";
+    let server =
+        answering(ResponseTemplate::new(503).set_body_json(json!({"errorCode": "Down", "errorMessage": hostile})))
+            .await;
+    for no_color in [None, Some("1")] {
+        let mut cmd = update(&server.uri(), &["--ip", "203.0.113.7", "--attempts", "2", "-v"]);
+        if let Some(value) = no_color {
+            cmd.env("NO_COLOR", value);
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.contains("retrying"), "-v logs the retry: {text:?}");
+        assert!(
+            text.contains("\\u001b[2Jdown\\u202e\\u2028error: forged\\u009b"),
+            "{text:?}"
+        );
+        for raw in ['\u{1b}', '\u{202e}', '\u{2028}', '\u{9b}'] {
+            assert!(
+                !text.contains(raw),
+                "no raw U+{:04X} and no colour in a pipe: {text:?}",
+                raw as u32
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_undocumented_success_status_is_not_reported_as_updated() {
     let server = answering(ResponseTemplate::new(200).set_body_string("<html>Sign in to the hotel wifi</html>")).await;
     let output = update(&server.uri(), &["--ip", "203.0.113.7"]).output().unwrap();

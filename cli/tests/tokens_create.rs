@@ -147,7 +147,7 @@ async fn invalid_input_exits_2_naming_the_flag_and_sends_nothing() {
     let s = setup().await;
     let scope = "etoro-public:trade.real:read";
     let nil = uuid::Uuid::nil().to_string();
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--name", " padded", "--scope", scope], "--name"),
         (&["--name", "a\u{1b}b", "--scope", scope], "--name"),
         (&["--name", "n", "--scope", "two words"], "--scope (the 1st one)"),
@@ -162,16 +162,20 @@ async fn invalid_input_exits_2_naming_the_flag_and_sends_nothing() {
         (&["--name", "n"], "--scope"),
         (&["--name", "n", "--scope", scope, "--ip", "300.1.1.1"], "--ip"),
         (&["--name", "n", "--scope", scope, "--portfolio", &nil], "--portfolio"),
-        (
-            &["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"],
-            "--secret-file",
-        ),
     ];
     for (args, says) in cases {
         let output = run(&mut s.create(args)).await;
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
     }
+    // A secret file in a missing directory is local I/O (5), and nothing is sent either.
+    let output = run(&mut s.create(&["--name", "n", "--scope", scope, "--secret-file", "no/such/dir/s"])).await;
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--secret-file no/such/dir/s"),
+        "{}",
+        stderr(&output)
+    );
     assert!(s.proxy.seen().is_empty(), "nothing was sent: {:?}", s.proxy.seen());
 }
 
@@ -289,6 +293,33 @@ async fn a_secret_with_control_characters_is_never_printed() {
     assert!(!output.stderr.contains(&0x1b), "no raw escape on stderr");
     assert!(stderr(&output).contains("control characters") && stderr(&output).contains("WAS CREATED"));
     assert!(!stderr(&output).contains("s3cr"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_json_escapes_the_servers_text_and_keeps_its_value() {
+    let name = "bot\u{9b}31m\u{85}\u{7f}\u{202e}\u{200b}";
+    let body = serde_json::json!({"userTokenId": "0d6c1f0e-9b1a-4c55-8a8e-3a2d6d1f4c21", "userToken": "s3cret-value",
+                                  "userTokenName": name})
+    .to_string();
+    let (addr, _count) = fixed_answer(201, Box::leak(body.into_boxed_str())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = etoro_token(dir.path());
+    cmd.args([
+        "create",
+        "--json",
+        "--base-url",
+        &format!("http://{addr}"),
+        "--portfolio",
+        PORTFOLIO,
+    ])
+    .args(["--name", "bot", "--scope", "etoro-public:trade.real:read"]);
+    let output = run(&mut cmd).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.is_ascii(), "every character from the server escaped: {text:?}");
+    let created: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(created["name"], name, "the same value, escaped");
+    assert_eq!(created["secret"], "s3cret-value");
 }
 
 #[test]

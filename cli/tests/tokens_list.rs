@@ -9,6 +9,14 @@ use serde_json::Value;
 use tokens_support::*;
 use uuid::Uuid;
 
+/// A name that would recolour the terminal, forge a line, reorder the row (U+202E), break it (U+2028, NEL) and
+/// hide text (U+200B), with DEL and CSI.
+const EVIL: &str = "evil\u{1b}[31m\nerror: forged line\u{202e}gpj.exe\u{2028}\u{200b}\u{85}\u{7f}\u{9b}";
+/// What must never reach stdout raw (a line break shows in the count of lines).
+const RAW: [char; 8] = [
+    '\u{1b}', '\u{202e}', '\u{2028}', '\u{200b}', '\u{85}', '\u{7f}', '\u{9b}', '\r',
+];
+
 fn seeded() -> (Vec<Portfolio>, [Uuid; 6]) {
     let ids = [(); 6].map(|()| Uuid::new_v4());
     let now = Utc::now();
@@ -35,7 +43,7 @@ fn seeded() -> (Vec<Portfolio>, [Uuid; 6]) {
                 .scope_ids([200, 211])
                 .ips_whitelist(["198.51.100.4".parse().unwrap()]),
         )
-        .token(Token::new(ids[5], "evil\u{1b}[31m\nerror: forged line").scope_names(["a:b"]));
+        .token(Token::new(ids[5], EVIL).scope_names(["a:b"]));
     let other =
         Portfolio::new(Uuid::new_v4(), "other").token(Token::new(Uuid::new_v4(), "elsewhere").scope_names(["a:b"]));
     (vec![portfolio, other], ids)
@@ -55,6 +63,7 @@ async fn the_table_marks_expiry_with_a_word_and_escapes_names() {
         !text.contains('\u{1b}'),
         "no colour and no raw escape when stdout is not a terminal: {text:?}"
     );
+    assert!(!text.contains(RAW), "{text:?}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines.len(),
@@ -69,7 +78,8 @@ async fn the_table_marks_expiry_with_a_word_and_escapes_names() {
     assert!(row(ids[3]).ends_with("  ok") && row(ids[3]).contains("never") && row(ids[3]).contains("a:b,c:d"));
     assert!(row(ids[4]).contains("ids:200,211") && row(ids[4]).contains("198.51.100.4"));
     assert!(
-        row(ids[5]).contains("evil\\u001b[31m\\u000aerror: forged line"),
+        row(ids[5])
+            .contains("evil\\u001b[31m\\u000aerror: forged line\\u202egpj.exe\\u2028\\u200b\\u0085\\u007f\\u009b"),
         "{}",
         row(ids[5])
     );
@@ -96,6 +106,11 @@ async fn json_is_one_object_per_token_a_line() {
     ]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let raw = stdout(&output);
+    assert!(
+        !raw.contains(RAW),
+        "nothing from the network raw in JSON either: {raw:?}"
+    );
     let objects: Vec<Value> = stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -114,10 +129,7 @@ async fn json_is_one_object_per_token_a_line() {
     assert_eq!(legacy["scopeIds"], serde_json::json!([200, 211]));
     assert_eq!(legacy["scopeNames"], serde_json::json!([]));
     let evil = objects.iter().find(|o| o["token"] == ids[5].to_string()).unwrap();
-    assert_eq!(
-        evil["name"], "evil\u{1b}[31m\nerror: forged line",
-        "JSON carries the name exactly, escaped"
-    );
+    assert_eq!(evil["name"], EVIL, "JSON carries the name exactly, escaped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,4 +154,33 @@ fn the_embedded_mock_lists_the_readme_token() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains(TOKEN) && text.contains("readme-token") && text.contains(PORTFOLIO));
+}
+
+/// `-v` on a terminal is coloured, and never with NO_COLOR; the server's text in it is escaped either way.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_are_coloured_on_a_terminal_unless_no_color() {
+    let body = r#"{"errorCode": "Down", "errorMessage": "down\u001b]0;owned\u0007"}"#;
+    let (addr, _count) = fixed_answer(503, body).await;
+    for no_color in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = etoro_token(dir.path());
+        cmd.args(["list", "-v", "--attempts", "2", "--base-url", &format!("http://{addr}")]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let (code, seen) = Terminal::spawn(&mut cmd).finish().await;
+        assert_eq!(code, Some(4), "{seen}");
+        assert!(seen.contains("retrying"), "{seen:?}");
+        assert!(
+            seen.contains("down\\u001b]0;owned\\u0007"),
+            "the server's text escaped: {seen:?}"
+        );
+        assert!(!seen.contains("\u{1b}]0;owned"), "{seen:?}");
+        assert_eq!(
+            seen.contains("\u{1b}["),
+            !no_color,
+            "colour only without NO_COLOR: {seen:?}"
+        );
+    }
 }

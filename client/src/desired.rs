@@ -34,13 +34,18 @@ pub struct DesiredToken {
     valid_for: Option<Duration>,
 }
 
+/// How an empty IPv4 allow-list reads for people: eToro takes it as "no restriction", not "no address allowed".
+/// The one word for it, wherever a token's allow-list is shown.
+pub const ANY_ADDRESS: &str = "any address";
+
 /// One field that differs: what it is now and what it will be, as text for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FieldChange {
     /// The API's field name: `scopeNames`, `scopeIds`, `ipsWhitelist` or `expiresAt`.
     pub field: &'static str,
-    /// The current value (`never` for an expiry that is not set, `(none)` for an empty list).
+    /// The current value (`never` for an expiry that is not set, [`ANY_ADDRESS`] for an empty allow-list, `(none)`
+    /// for an empty scope list).
     pub from: String,
     /// The value the update sets.
     pub to: String,
@@ -164,7 +169,18 @@ impl DesiredToken {
             let wanted: BTreeSet<String> = ips.iter().map(Ipv4Addr::to_string).collect();
             let present: BTreeSet<String> = current.ips_whitelist.iter().map(|ip| normalize_ip(ip)).collect();
             if wanted != present {
-                changes.push(change("ipsWhitelist", &current.ips_whitelist, ips));
+                let shown = |list_text: String| {
+                    if list_text == NONE {
+                        ANY_ADDRESS.to_owned()
+                    } else {
+                        list_text
+                    }
+                };
+                changes.push(FieldChange {
+                    field: "ipsWhitelist",
+                    from: shown(list(&current.ips_whitelist)),
+                    to: shown(list(ips)),
+                });
                 update = update.ips_whitelist(ips.iter().copied());
             }
         }
@@ -256,9 +272,12 @@ fn change<A: fmt::Display, B: fmt::Display>(field: &'static str, from: &[A], to:
     }
 }
 
+/// An empty list of scopes.
+const NONE: &str = "(none)";
+
 fn list<T: fmt::Display>(items: &[T]) -> String {
     if items.is_empty() {
-        return "(none)".to_owned();
+        return NONE.to_owned();
     }
     items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -403,5 +422,20 @@ mod tests {
         for (desired, field) in cases {
             assert_eq!(desired.reconcile(&token(), now()).unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn an_empty_allow_list_reads_any_address() {
+        let mut open = token();
+        open.ips_whitelist = vec![];
+        let change = DesiredToken::new()
+            .ips_whitelist(ips(&["198.51.100.1"]))
+            .reconcile(&open, now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            change.changes[0].to_string(),
+            "ipsWhitelist: any address -> 198.51.100.1"
+        );
     }
 }

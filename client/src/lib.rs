@@ -69,7 +69,7 @@ pub use auth::{Auth, Credentials};
 pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
-pub use desired::{DesiredToken, FieldChange, Reconciliation};
+pub use desired::{DesiredToken, FieldChange, Reconciliation, ANY_ADDRESS};
 pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;

@@ -99,7 +99,16 @@ pub fn router(config: MockConfig) -> io::Result<Router> {
 
 /// The router, and the recorder and state behind it.
 fn build(config: MockConfig) -> io::Result<(Router, Arc<Recorder>, Arc<AppState>)> {
-    let file = config.log.as_deref().map(log::RequestLog::open).transpose()?;
+    let file = match config.log.as_deref() {
+        // The error names the file: "No such file or directory" alone would read as the address's fault.
+        Some(path) => Some(log::RequestLog::open(path).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("cannot open the request log {}: {err}", path.display()),
+            )
+        })?),
+        None => None,
+    };
     let recorder = Arc::new(Recorder::new(config.record_limit, config.record_bytes_limit, file));
     let state = Arc::new(AppState::new(config));
     let router = Router::new()
@@ -144,7 +153,9 @@ impl MockServer {
     /// When the address cannot be bound, or [`MockConfig::log`] cannot be opened for appending.
     pub async fn start(bind: SocketAddr, config: MockConfig) -> io::Result<MockServer> {
         let (router, recorder, state) = build(config)?;
-        let listener = TcpListener::bind(bind).await?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|err| io::Error::new(err.kind(), format!("cannot listen on {bind}: {err}")))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         // The connect info hands each request the kill switch of its own connection, for the reset fault.

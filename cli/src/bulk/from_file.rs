@@ -1,19 +1,29 @@
-//! `etoro-token update --from FILE`: the journal locked first, the file read and checked, the client built with
-//! the bulk pace and retry policy, then the engine.
+//! `etoro-token update --from FILE`: the journal locked first, the file opened, the client built with the bulk
+//! pace and retry policy, then the engine, fed line by line by a thread that reads and checks the file.
 
+use std::io::{BufRead, Read};
 use std::path::Path;
 
-use super::input::{self, InvalidLine};
+use etoro_client::ApiVersion;
+use tokio::sync::mpsc;
+
+use super::input::{self, InvalidLine, MAX_LINE_BYTES};
+use super::lines::BoundedLines;
 use super::setup::{self, DEFAULT_CONCURRENCY};
-use super::{Job, Options, Stop};
+use super::{Item, Job, JournalUse, Options, Stop, READ_AHEAD};
 use crate::args::UpdateArgs;
 use crate::connect::connect;
 use crate::exit::Exit;
+use crate::file_roles::one_file_one_role;
 use crate::output;
 
 /// Runs `update --from path`. After a signal, the process exits here with 130 or 143.
 pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
-    // The lock first: a second run on the same journal is refused before anything is read or sent.
+    // One file, one role: checked before the journal is created, so that nothing is written into the input.
+    if let Err(message) = one_file_one_role(&[("--from", Some(path)), ("--journal", args.journal.as_deref())]) {
+        return output::fail(&message, Exit::Invalid);
+    }
+    // The lock next: a second run on the same journal is refused before anything is read or sent.
     let journal = match setup::open_journal(args.journal.as_deref(), args.dry_run) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
@@ -23,50 +33,18 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     } else {
         path.display().to_string()
     };
-    // The journal appends to its file: given as the input too, it would write into the operator's file.
-    if let (Some(journal), Ok(input)) = (&journal, std::fs::metadata(path)) {
-        if journal.is_file(&input) {
-            return output::fail(
-                &format!(
-                    "--journal {} is the --from file itself; give another file",
-                    journal.path().display()
-                ),
-                Exit::Invalid,
-            );
-        }
-    }
-    let lines = match input::open(path).and_then(|reader| input::read(reader, &[])) {
-        Ok(lines) => lines,
+    // Opened here, so that a file that cannot be opened is said before anything is sent; read by a thread of its
+    // own as the engine sends.
+    let reader = match input::open(path) {
+        Ok(reader) => reader,
         Err(err) => return output::fail(&format!("cannot read {shown}: {err}"), Exit::LocalIo),
     };
+    let expected = if path.as_os_str() == "-" {
+        None
+    } else {
+        count_lines(path)
+    };
     let version = args.api.into();
-    let mut jobs = Vec::with_capacity(lines.len());
-    let mut invalid = Vec::new();
-    for line in lines {
-        let line = match line {
-            Ok(line) => line,
-            Err(bad) => {
-                invalid.push(bad);
-                continue;
-            }
-        };
-        match line.update(version) {
-            Ok(update) => jobs.push(Job {
-                line: line.number,
-                portfolio: line.portfolio,
-                token: line.token,
-                update,
-                body: line.canonical_body(),
-                input: line.input,
-            }),
-            Err(message) => invalid.push(InvalidLine {
-                number: line.number,
-                message,
-                prefix: None,
-            }),
-        }
-    }
-
     let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
     let pacer = setup::pacer(args.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
@@ -78,12 +56,78 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         json: args.json,
         dry_run: args.dry_run,
         journal,
+        journal_use: JournalUse::SkipDone,
         desired: None,
+        expected,
     };
-    let summary = super::run(&connected.client, jobs, invalid, options).await;
+    let source = read(reader, shown, version);
+    let summary = super::run(&connected.client, source, options).await;
     if let Some(Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());
     }
     summary.exit
+}
+
+/// Reads and checks the lines of `reader` on a thread of its own, and hands them to the engine in file order (at
+/// most [`READ_AHEAD`] ahead of it: the thread waits while the engine is behind).
+fn read(reader: Box<dyn BufRead + Send>, shown: String, version: ApiVersion) -> mpsc::Receiver<Item> {
+    let (sender, receiver) = mpsc::channel(READ_AHEAD);
+    std::thread::spawn(move || {
+        for line in BoundedLines::new(reader, MAX_LINE_BYTES) {
+            let item = match line {
+                Ok(line) if input::is_blank(&line) => continue,
+                Ok(line) => item(input::parse(&line, &[]), version),
+                Err(err) => Item::Unreadable(format!("cannot read {shown}: {err}")),
+            };
+            let unreadable = matches!(item, Item::Unreadable(_));
+            // The engine is gone (the process is ending): nothing left to read for.
+            if sender.blocking_send(item).is_err() || unreadable {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// A line as the engine takes it: a job, or why it is invalid.
+fn item(line: Result<input::InputLine, InvalidLine>, version: ApiVersion) -> Item {
+    let line = match line {
+        Ok(line) => line,
+        Err(bad) => return Item::Invalid(bad),
+    };
+    match line.update(version) {
+        Ok(update) => Item::Job(Job {
+            line: line.number,
+            portfolio: line.portfolio,
+            token: line.token,
+            update,
+            body: line.canonical_body(),
+            input: line.input,
+        }),
+        Err(message) => Item::Invalid(InvalidLine {
+            number: line.number,
+            message,
+            prefix: None,
+        }),
+    }
+}
+
+/// How many lines a regular file holds (for the progress line's total), counted without keeping any.
+fn count_lines(path: &Path) -> Option<u64> {
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut count, mut last) = (0u64, b'\n');
+    loop {
+        let read = file.read(&mut buffer).ok()?;
+        if read == 0 {
+            break;
+        }
+        count += buffer[..read].iter().filter(|&&byte| byte == b'\n').count() as u64;
+        last = buffer[read - 1];
+    }
+    Some(count + u64::from(last != b'\n'))
 }

@@ -1,5 +1,5 @@
 //! The bulk input: one JSON object a line, with `portfolio`, `token` and the API's own body fields (`scopeNames`,
-//! `scopeIds`, `ipsWhitelist`, `expiresAt`), plus whatever extra fields the command reading it takes (`apply`:
+//! `scopeIds`, `ipsWhitelist`, `expiresAt`) or `expiresIn` (the rules of `--expires-in`), plus whatever extra fields the command reading it takes (`apply`:
 //! `validFor`).
 //!
 //! Each line stands alone: a line that is not UTF-8, not JSON, longer than [`MAX_LINE_BYTES`], or that repeats a
@@ -9,6 +9,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::Utc;
 use etoro_client::{types, ApiVersion, TokenUpdate};
@@ -18,12 +19,16 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::lines::{BoundedLines, Line};
+use crate::args::parse_duration;
 
 /// The longest line read; a longer one is invalid (and read no further).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// How much of an invalid line is echoed, in characters.
 pub const ECHO_CHARS: usize = 80;
+
+/// How much of an invalid value is echoed, in characters.
+pub const ECHO_VALUE_CHARS: usize = 40;
 
 /// A valid line: the ids, the body in the API's own type, the extra fields asked for, and the line as given.
 #[derive(Debug)]
@@ -36,6 +41,9 @@ pub struct InputLine {
     pub token: Uuid,
     /// The body fields, read by the generated type (which refuses unknown fields).
     pub body: types::UpdateUserTokenRequest,
+    /// `expiresIn` ("30d"): the token expires this long after the line is read (the rules of `--expires-in`; not
+    /// with `expiresAt`).
+    pub expires_in: Option<Duration>,
     /// The extra fields the caller asked for, when present. (`update` asks for none; `apply` reads `validFor`.)
     #[cfg_attr(not(test), allow(dead_code))]
     pub extra: Map<String, Value>,
@@ -65,10 +73,10 @@ impl fmt::Display for InvalidLine {
     }
 }
 
-/// Opens the input: a file, or standard input for `-`.
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
+/// Opens the input: a file, or standard input for `-` (either may be read on another thread).
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin().lock()));
+        return Ok(Box::new(io::BufReader::with_capacity(64 * 1024, io::stdin())));
     }
     let file = std::fs::File::open(path)?;
     Ok(Box::new(io::BufReader::with_capacity(64 * 1024, file)))
@@ -80,12 +88,17 @@ pub fn read(reader: impl BufRead, extra: &[&str]) -> io::Result<Vec<Result<Input
     let mut parsed = Vec::new();
     for line in BoundedLines::new(reader, MAX_LINE_BYTES) {
         let line = line?;
-        if !line.overflow && line.bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(&line) {
             continue;
         }
         parsed.push(parse(&line, extra));
     }
     Ok(parsed)
+}
+
+/// A blank line (spaces only) is no line: skipped, keeping the numbering.
+pub fn is_blank(line: &Line) -> bool {
+    !line.overflow && line.bytes.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Reads one line.
@@ -120,12 +133,25 @@ pub fn parse(line: &Line, extra: &[&str]) -> Result<InputLine, InvalidLine> {
         match fields.remove(field) {
             Some(Value::String(text)) => text
                 .parse()
-                .map_err(|_| invalid(format!("{field}: {text:?} is not a UUID"), None)),
-            Some(_) => Err(invalid(format!("{field}: must be a UUID string"), None)),
+                .map_err(|_| invalid(format!("{field}: {} is not a UUID", shown(&Value::String(text))), None)),
+            Some(other) => Err(invalid(
+                format!("{field}: must be a UUID string (given {})", shown(&other)),
+                None,
+            )),
             None => Err(invalid(format!("{field}: missing"), None)),
         }
     };
     let (portfolio, token) = (id("portfolio")?, id("token")?);
+    let expires_in = match fields.remove("expiresIn") {
+        None => None,
+        Some(_) if fields.contains_key("expiresAt") => {
+            return Err(invalid(
+                "expiresAt, expiresIn: give one of them, not both".to_owned(),
+                None,
+            ));
+        }
+        Some(value) => Some(duration_field("expiresIn", &value).map_err(|message| invalid(message, None))?),
+    };
     let extra: Map<String, Value> = extra
         .iter()
         .filter_map(|name| fields.remove(*name).map(|value| ((*name).to_owned(), value)))
@@ -138,9 +164,34 @@ pub fn parse(line: &Line, extra: &[&str]) -> Result<InputLine, InvalidLine> {
         portfolio,
         token,
         body,
+        expires_in,
         extra,
         input,
     })
+}
+
+/// A duration field (`expiresIn`, `validFor`): a string with `--expires-in`'s rules ("30d", "12h", "90m", a plain
+/// number of seconds; longer than zero). The error names the field and echoes the value.
+pub fn duration_field(name: &str, value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::String(text) => parse_duration(text).map_err(|err| format!("{name}: {err} (given {})", shown(value))),
+        other => Err(format!(
+            "{name}: must be a duration string such as \"30d\" (given {})",
+            shown(other)
+        )),
+    }
+}
+
+/// An invalid value as JSON text, cut at [`ECHO_VALUE_CHARS`] characters (its control characters are escaped when
+/// printed).
+pub fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    let mut chars = text.chars();
+    let mut short: String = chars.by_ref().take(ECHO_VALUE_CHARS).collect();
+    if chars.next().is_some() {
+        short.push('…');
+    }
+    short
 }
 
 impl InputLine {
@@ -148,7 +199,10 @@ impl InputLine {
     pub fn update(&self, version: ApiVersion) -> Result<TokenUpdate, String> {
         // "FIELD: RULE": the line's own report adds "(not sent)".
         let named = |err: etoro_client::InvalidInput| format!("{}: {}", err.field, err.rule);
-        let update = TokenUpdate::try_from(self.body.clone()).map_err(named)?;
+        let mut update = TokenUpdate::try_from(self.body.clone()).map_err(named)?;
+        if let Some(after) = self.expires_in {
+            update = update.expires_in(after);
+        }
         match version {
             ApiVersion::V2 => update.to_request_v2(Utc::now()).map(drop),
             _ => update.validate(Utc::now()),
@@ -159,8 +213,17 @@ impl InputLine {
 
     /// The body in one canonical form (the generated type serialized: fields in a fixed order, no whitespace,
     /// dates in UTC), so that two lines asking for the same change have the same key whatever their layout.
+    /// With `expiresIn`, the key holds it (in seconds) rather than the instant it comes to, which differs on every
+    /// run: the same line is the same line in the journal.
     pub fn canonical_body(&self) -> Box<RawValue> {
-        serde_json::value::to_raw_value(&self.body).expect("the generated body always serializes")
+        let Some(after) = self.expires_in else {
+            return serde_json::value::to_raw_value(&self.body).expect("the generated body always serializes");
+        };
+        let mut body = serde_json::to_value(&self.body).expect("the generated body always serializes");
+        if let Value::Object(fields) = &mut body {
+            fields.insert("expiresIn".to_owned(), Value::from(after.as_secs()));
+        }
+        serde_json::value::to_raw_value(&body).expect("a JSON value always serializes")
     }
 }
 
@@ -172,11 +235,19 @@ fn read_body(fields: Map<String, Value>) -> Result<types::UpdateUserTokenRequest
         fields
             .into_iter()
             .find_map(|(name, value)| {
-                let alone = Map::from_iter([(name.clone(), value)]);
-                serde_json::from_value::<types::UpdateUserTokenRequest>(Value::Object(alone))
-                    .err()
-                    .filter(|_| !err.to_string().contains(&format!("`{name}`")))
-                    .map(|err| format!("{name}: {err}"))
+                let fails = |value: &Value| {
+                    let alone = Map::from_iter([(name.clone(), value.clone())]);
+                    serde_json::from_value::<types::UpdateUserTokenRequest>(Value::Object(alone)).err()
+                };
+                let err = fails(&value).filter(|_| !err.to_string().contains(&format!("`{name}`")))?;
+                // Of a list, the first item that fails on its own is the one to show.
+                let culprit = match &value {
+                    Value::Array(items) => items
+                        .iter()
+                        .find(|item| fails(&Value::Array(vec![(*item).clone()])).is_some()),
+                    _ => None,
+                };
+                Some(format!("{name}: {err} (given {})", shown(culprit.unwrap_or(&value))))
             })
             .unwrap_or_else(|| err.to_string())
     })
@@ -387,6 +458,69 @@ mod tests {
         );
         let line = read(text.as_bytes(), &["validFor"]).unwrap().pop().unwrap().unwrap();
         assert_eq!(line.extra.get("validFor"), Some(&Value::String("30d".into())));
+    }
+
+    #[test]
+    fn expires_in_follows_the_expires_in_rules_and_keeps_one_key() {
+        let text = format!(r#"{{"portfolio": "{P}", "token": "{T}", "expiresIn": "30d"}}"#);
+        let line = read_all(text.as_bytes()).pop().unwrap().unwrap();
+        assert_eq!(line.expires_in, Some(Duration::from_secs(30 * 86_400)));
+        let update = line.update(ApiVersion::V1).unwrap();
+        let at = update.expiry().unwrap();
+        let expected = Utc::now() + chrono::Duration::days(30);
+        assert!((expected - at).num_seconds().abs() < 60, "{at}");
+        assert_eq!(
+            line.canonical_body().get(),
+            r#"{"expiresIn":2592000}"#,
+            "the key does not move with time"
+        );
+        let plain = format!(r#"{{"portfolio": "{P}", "token": "{T}", "expiresIn": "3600"}}"#);
+        let line = read_all(plain.as_bytes()).pop().unwrap().unwrap();
+        assert_eq!(
+            line.expires_in,
+            Some(Duration::from_secs(3600)),
+            "a plain number is seconds"
+        );
+
+        for (fields, says) in [
+            (
+                r#""expiresIn": "30d", "expiresAt": "2099-01-01T00:00:00Z""#,
+                "expiresAt, expiresIn: give one of them, not both",
+            ),
+            (r#""expiresIn": "soon""#, r#"expiresIn: "#),
+            (r#""expiresIn": "0s""#, "must be longer than zero (given \"0s\")"),
+            (
+                r#""expiresIn": 30"#,
+                "expiresIn: must be a duration string such as \"30d\" (given 30)",
+            ),
+        ] {
+            let text = format!(r#"{{"portfolio": "{P}", "token": "{T}", {fields}}}"#);
+            let err = invalid(text.as_bytes());
+            assert!(err.message.contains(says), "{fields}: {err}");
+        }
+        let soon = invalid(format!(r#"{{"portfolio": "{P}", "token": "{T}", "expiresIn": "soon"}}"#).as_bytes());
+        assert!(soon.message.ends_with("(given \"soon\")"), "{soon}");
+    }
+
+    #[test]
+    fn an_invalid_value_is_echoed_shortened() {
+        let text = format!(r#"{{"portfolio": "{P}", "token": "{T}", "ipsWhitelist": ["1.2.3.4", "1.2.3.300"]}}"#);
+        let err = invalid(text.as_bytes());
+        assert!(err.message.starts_with("ipsWhitelist: invalid IPv4"), "{err}");
+        assert!(
+            err.message.ends_with("(given \"1.2.3.300\")"),
+            "the item at fault: {err}"
+        );
+        let long = "x".repeat(500);
+        let text = format!(r#"{{"portfolio": "{P}", "token": "{long}"}}"#);
+        let err = invalid(text.as_bytes());
+        assert!(
+            err.message.len() < 120 && err.message.contains("xxx…"),
+            "shortened: {err}"
+        );
+        let text = format!(r#"{{"portfolio": "{P}", "token": "{T}", "expiresAt": "\u001b[2J soon"}}"#);
+        let err = invalid(text.as_bytes());
+        assert!(err.message.contains(r#"(given "\u001b[2J soon")"#), "{err}");
     }
 
     #[test]

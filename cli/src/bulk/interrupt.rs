@@ -62,6 +62,7 @@ impl Interrupt {
                 received.store(first as u8, Ordering::SeqCst);
                 stop.cancel();
                 let second = signals.next().await;
+                // Off the progress line first: a line of its own (a "\n" inside a note would print escaped).
                 output::note("");
                 output::note(&format!("{} again: quitting now. {on_force}", second.name()));
                 std::process::exit(second.exit_code());

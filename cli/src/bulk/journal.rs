@@ -86,6 +86,16 @@ pub struct Journal {
     needs_newline: bool,
 }
 
+/// What earlier runs did, per token: taken from a [`Journal`] when a run starts.
+pub struct History(HashMap<(Uuid, Uuid), Vec<Entry>>);
+
+impl History {
+    /// What earlier runs did to this token, in the order they started it.
+    pub fn of(&self, portfolio: Uuid, token: Uuid) -> &[Entry] {
+        self.0.get(&(portfolio, token)).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// One record: the result shape of `--json` ([`Report`]) and the key of the line.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -271,8 +281,15 @@ impl Journal {
     }
 
     /// What earlier runs did to this token, in the order they started it.
+    #[cfg(test)]
     pub fn history(&self, portfolio: uuid::Uuid, token: uuid::Uuid) -> &[Entry] {
         self.history.get(&(portfolio, token)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Moves what earlier runs did out of the journal, for the planner to read while the run appends records.
+    /// (The journal then has no history; [`Journal::has_records`] is for before.)
+    pub fn take_history(&mut self) -> History {
+        History(std::mem::take(&mut self.history))
     }
 
     /// How many records could not be decoded (cut short by a crash, or not the journal's).
@@ -283,22 +300,6 @@ impl Journal {
     /// How many `updated` records carry no key (from an older etoro-token): they skip nothing.
     pub fn unkeyed(&self) -> usize {
         self.unkeyed
-    }
-
-    /// True when `other` is this very file (the input given as the journal, say).
-    pub fn is_file(&self, other: &std::fs::Metadata) -> bool {
-        let Some(file) = &self.file else {
-            return false;
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            if let Ok(ours) = file.metadata() {
-                return ours.dev() == other.dev() && ours.ino() == other.ino();
-            }
-        }
-        let _ = (file, other);
-        false
     }
 
     /// The path, for messages.
@@ -312,8 +313,10 @@ impl Journal {
     }
 
     /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call: no userspace buffer
-    /// holds it back.
+    /// holds it back. Text from the network in it is escaped (the same JSON value), so `cat` or `tail -f` on the
+    /// journal cannot drive a terminal either.
     pub fn append(&mut self, json: &str) -> io::Result<()> {
+        let json = crate::output::escape(json);
         let file = match (&self.file, self.writable) {
             (Some(file), true) => file,
             _ => return Err(io::Error::other("the journal was opened for reading only")),
@@ -500,8 +503,6 @@ mod tests {
         assert_eq!(journal.unkeyed(), 1);
         let (portfolio, token) = ids();
         assert!(journal.history(portfolio, token).is_empty());
-        assert!(journal.is_file(&std::fs::metadata(&path).unwrap()));
-        assert!(!journal.is_file(&std::fs::metadata(dir.path()).unwrap()));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Bulk mode: many token updates through one engine, which `update --from FILE` feeds from a JSONL file
-//! ([`update_from`]) and which takes any list of already-parsed [`Job`]s ([`run`]). Another bulk command reads
-//! its input with [`input`], opens its journal and builds its client with [`setup`], calls [`run`], and exits
-//! with [`Summary::exit_code`].
+//! Bulk mode: many token updates through one engine, which `update --from FILE` feeds line by line from a thread
+//! reading the file ([`update_from`]) and `apply` from its desired state in memory ([`source_of`]); either way the
+//! engine reads [`Item`]s from a bounded channel ([`run`]) and plans, sends and journals each line as it arrives.
+//! Memory holds the lines waiting for their token's turn, at most [`WAITING_PER_WORKER`] a worker (reading pauses
+//! until they drain), not the file: the same for 20,000 lines as for 200,000.
 //!
 //! What the engine promises:
 //! - **Per-token order**: the jobs of one (portfolio, token) run one after another in the order given, whatever
@@ -13,7 +14,8 @@
 //!   that deadline, the job is not sent, the run stops at once ([`Stop::Quota`], exit 4) and every line not sent
 //!   is left for a resume.
 //! - **A journal** ([`journal::Journal`]): a `started` record with the request id before the first attempt of a
-//!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]) and
+//!   job, its result after; a resumed run skips per token the longest prefix already done ([`plan`]; the lines
+//!   of a token the journal knows are held until the input ends, since that prefix depends on all of them) and
 //!   re-sends a job left unfinished under its request id. A journal that cannot be written stops the run (exit
 //!   5): no new job starts, the ones in flight finish and are reported.
 //! - **Signals**: the first Ctrl-C or SIGTERM stops every job not sent (those waiting for a turn or for quota
@@ -28,18 +30,23 @@ pub mod input;
 mod interrupt;
 pub mod journal;
 mod lines;
+mod occurrence;
 mod plan;
 mod progress;
+mod schedule;
 pub mod setup;
+mod source;
 mod summary;
+mod text;
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use chrono::Utc;
-use etoro_client::{CancellationToken, Client, Error, Updated};
-use futures::stream::{self, StreamExt};
+use etoro_client::{CancellationToken, Client, Error};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -52,9 +59,13 @@ pub use from_file::update_from;
 use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};
-use plan::{Plan, Planned};
+pub use plan::JournalUse;
+use plan::{Planned, Planner};
 use progress::{Progress, Snapshot};
+use schedule::{Schedule, TokenId};
+pub use source::{source_of, Item, READ_AHEAD};
 pub use summary::{Desired, Stop, Summary};
+use text::{announce, hint, invalid_text, text_of};
 
 /// One update to make.
 pub struct Job {
@@ -83,38 +94,55 @@ pub struct Options {
     pub dry_run: bool,
     /// Where results are recorded, and what earlier runs did.
     pub journal: Option<Journal>,
+    /// What the journal's earlier records are used for: skipping lines done, or only resuming unfinished ones.
+    pub journal_use: JournalUse,
     /// For `apply`: what it decided before sending, counted in the summary (missing tokens exit 3).
     pub desired: Option<summary::Desired>,
+    /// How many lines the input holds at most, when known beforehand (for the progress line's total).
+    pub expected: Option<u64>,
 }
 
 /// How often the progress line is redrawn.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Runs `jobs` (and reports `invalid`, the lines that could not become jobs) under `options`, and returns what
-/// happened. It prints every result, the summary and, when the run stopped early, how to resume.
-pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, options: Options) -> Summary {
+/// How many lines may wait for their token's turn before reading pauses, per worker: enough to keep every worker
+/// busy, few enough that memory stays flat whatever the file's size.
+const WAITING_PER_WORKER: usize = 64;
+
+/// Runs the lines of `source` as they arrive under `options`, and returns what happened. It prints every result,
+/// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
+/// bounded number: reading pauses while they drain), not the file.
+pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
     let started = Instant::now();
-    let plan = plan::plan(jobs, options.journal.as_ref());
     if let Some(journal) = &options.journal {
-        announce(journal, &plan);
+        announce(journal);
     }
+    // The planner reads what earlier runs did while the engine appends this run's records.
+    let resuming = match &options.journal {
+        Some(journal) if journal.has_records() && options.journal_use == JournalUse::SkipDone => {
+            Some(journal.path().display().to_string())
+        }
+        _ => None,
+    };
+    let history = options.journal.as_mut().map(Journal::take_history);
     // Every call of the run stops waiting when this is cancelled: by a signal, or by a quota pause past the
     // deadline.
     let stop_waiting = CancellationToken::new();
     let client = &client.with_cancellation(stop_waiting.clone());
+    let concurrency = options.concurrency.max(1);
     let mut engine = Engine {
         client,
         stop_waiting,
         json: options.json,
-        concurrency: options.concurrency.max(1),
+        dry_run: options.dry_run,
         journal: RefCell::new(options.journal),
         summary: RefCell::new(Summary {
-            skipped: plan.skipped,
             desired: options.desired,
             exit: match options.desired {
                 Some(desired) if desired.missing > 0 => Exit::Refused,
                 _ => Exit::Success,
             },
+            would_send: options.dry_run.then_some(0),
             ..Summary::default()
         }),
         stop: Cell::new(None),
@@ -123,44 +151,19 @@ pub async fn run(client: &Client, jobs: Vec<Job>, invalid: Vec<InvalidLine>, opt
         progress: Progress::new(),
         in_flight: Cell::new(0),
         done: Cell::new(0),
-        total: plan.to_send(),
+        planned: Cell::new(0),
+        offered: Cell::new(0),
+        expected: options.expected,
+        schedule: RefCell::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
         started,
     };
-    engine.report_invalid(invalid, options.dry_run);
-    if options.dry_run {
-        engine.print_requests(plan).await;
-    } else if engine.stopped() {
-        engine.summary.borrow_mut().not_sent += plan.to_send();
-    } else {
+    if !options.dry_run {
         engine.listen_for_signals();
-        engine.send(plan).await;
     }
+    let mut planner = Planner::new(history.as_ref(), options.journal_use);
+    engine.stream(source, &mut planner, resuming.as_deref()).await;
+    engine.summary.borrow_mut().skipped = planner.skipped;
     engine.end()
-}
-
-/// Says first what the journal lets the run skip.
-fn announce(journal: &Journal, plan: &Plan) {
-    let shown = journal.path().display();
-    if journal.undecodable() > 0 {
-        output::note(&format!(
-            "warning: the journal {shown} holds {} record(s) that cannot be read (cut short by a crash?): ignored",
-            journal.undecodable()
-        ));
-    }
-    if journal.unkeyed() > 0 {
-        output::note(&format!(
-            "warning: the journal {shown} holds {} result(s) of an older etoro-token, without the key of their \
-             line: they skip nothing",
-            journal.unkeyed()
-        ));
-    }
-    if journal.has_records() {
-        output::note(&format!(
-            "resuming with the journal {shown}: {} of {} line(s) already done, skipped",
-            plan.skipped,
-            plan.skipped + plan.to_send()
-        ));
-    }
 }
 
 /// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
@@ -169,7 +172,7 @@ struct Engine<'a> {
     /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
     stop_waiting: CancellationToken,
     json: bool,
-    concurrency: usize,
+    dry_run: bool,
     journal: RefCell<Option<Journal>>,
     summary: RefCell<Summary>,
     stop: Cell<Option<Stop>>,
@@ -180,8 +183,14 @@ struct Engine<'a> {
     in_flight: Cell<u64>,
     /// Lines sent that have a result.
     done: Cell<u64>,
-    /// Lines to send.
-    total: u64,
+    /// Lines planned to be sent so far.
+    planned: Cell<u64>,
+    /// Lines planned so far, whether sent, printed (dry run) or not sent (the run stopped).
+    offered: Cell<u64>,
+    /// How many lines the input holds at most, when known beforehand.
+    expected: Option<u64>,
+    /// The lines waiting for their token's turn, and the tokens running.
+    schedule: RefCell<Schedule>,
     started: Instant,
 }
 
@@ -202,30 +211,87 @@ impl Engine<'_> {
         }
     }
 
-    /// Sends every planned line: tokens side by side, each token's lines in order.
-    async fn send(&self, plan: Plan) {
-        let this = self;
-        let work = stream::iter(plan.groups)
-            .map(|group| this.token(group))
-            .buffer_unordered(this.concurrency)
-            .for_each(|()| async {});
-        tokio::pin!(work);
+    /// Reads, plans and sends as lines arrive: tokens side by side, each token's lines in order. Once the run
+    /// stops (a signal, a local I/O failure, a quota pause past the deadline), the rest of the input is still
+    /// read, to count what was not sent, and nothing more is sent.
+    async fn stream(&self, mut source: mpsc::Receiver<Item>, planner: &mut Planner<'_>, resuming: Option<&str>) {
+        let mut workers = FuturesUnordered::new();
+        let mut reading = true;
         let mut tick = tokio::time::interval(TICK);
         loop {
+            while let Some(id) = self.schedule.borrow_mut().start() {
+                workers.push(self.token(id));
+            }
+            if !reading && workers.is_empty() {
+                break;
+            }
+            let room = !self.schedule.borrow().full();
             tokio::select! {
-                () = &mut work => break,
-                _ = tick.tick() => this.show(),
+                item = source.recv(), if reading && room => match item {
+                    Some(item) => self.take(item, planner).await,
+                    None => {
+                        reading = false;
+                        let held = planner.finish();
+                        if let Some(journal) = resuming {
+                            // Known once every line is read: which prefix of a token is done depends on all of them.
+                            let (skipped, offered) = (planner.skipped, self.offered.get() + held.len() as u64);
+                            self.progress.say(&format!(
+                                "resuming with the journal {journal}: {skipped} of {} line(s) already done, skipped",
+                                skipped + offered
+                            ));
+                        }
+                        for planned in held {
+                            self.plan(planned).await;
+                        }
+                    }
+                },
+                Some(()) = workers.next(), if !workers.is_empty() => {}
+                _ = tick.tick(), if !self.dry_run => self.show(),
+            }
+        }
+        debug_assert!(self.schedule.borrow().idle());
+    }
+
+    /// One item of the input.
+    async fn take(&self, item: Item, planner: &mut Planner<'_>) {
+        match item {
+            Item::Job(job) => {
+                if let Some(planned) = planner.add(job) {
+                    self.plan(planned).await;
+                }
+            }
+            Item::Invalid(bad) => self.report_invalid(bad),
+            Item::Unreadable(message) => {
+                if self.stop.get() != Some(Stop::LocalIo) {
+                    self.progress.say(&format!("error: {message}; no new line is started"));
+                }
+                self.stop_for(Stop::LocalIo, Exit::LocalIo);
             }
         }
     }
 
-    /// The lines of one token, one after another.
-    async fn token(&self, group: Vec<Planned>) {
-        let count = group.len() as u64;
-        for (index, planned) in group.into_iter().enumerate() {
-            if self.stopped() {
-                self.summary.borrow_mut().not_sent += count - index as u64;
+    /// A planned line: printed (dry run), counted as not sent (the run has stopped), or queued for its token.
+    async fn plan(&self, planned: Planned) {
+        self.offered.set(self.offered.get() + 1);
+        if self.dry_run {
+            self.print_request(planned).await;
+        } else if self.stopped() {
+            self.summary.borrow_mut().not_sent += 1;
+        } else {
+            self.planned.set(self.planned.get() + 1);
+            self.schedule.borrow_mut().push(planned);
+        }
+    }
+
+    /// The lines of one token, one after another, as long as it has lines waiting.
+    async fn token(&self, id: TokenId) {
+        loop {
+            let Some(planned) = self.schedule.borrow_mut().next(id) else {
                 return;
+            };
+            if self.stopped() {
+                self.summary.borrow_mut().not_sent += 1;
+                continue;
             }
             self.line(planned).await;
         }
@@ -346,58 +412,54 @@ impl Engine<'_> {
         }
     }
 
-    /// Reports the lines that could not become jobs (and journals them, unless this is a dry run).
-    fn report_invalid(&self, invalid: Vec<InvalidLine>, dry_run: bool) {
-        for bad in invalid {
-            let record = Record {
-                report: Report::invalid_line(bad.number, bad.message.clone()),
-                body: None,
-                occurrence: None,
-                input_prefix: bad.prefix.as_deref(),
-            }
-            .to_json();
-            if !dry_run {
-                self.journal_write(&record);
-            }
-            let mut summary = self.summary.borrow_mut();
-            summary.invalid += 1;
-            summary.exit = summary.exit.max(Exit::Invalid);
-            drop(summary);
-            self.emit(&record, || format!("{bad} (not sent)"));
+    /// Reports a line that could not become a job (and journals it, unless this is a dry run).
+    fn report_invalid(&self, bad: InvalidLine) {
+        let record = Record {
+            report: Report::invalid_line(bad.number, bad.message.clone()),
+            body: None,
+            occurrence: None,
+            input_prefix: bad.prefix.as_deref(),
         }
+        .to_json();
+        if !self.dry_run {
+            self.journal_write(&record);
+        }
+        let mut summary = self.summary.borrow_mut();
+        summary.invalid += 1;
+        summary.exit = summary.exit.max(Exit::Invalid);
+        drop(summary);
+        self.emit(&record, || format!("{bad} (not sent)"));
     }
 
-    /// `--dry-run`: the request of every line that would be sent, in the order it would be sent for its token.
-    async fn print_requests(&self, plan: Plan) {
-        let mut would_send = 0;
-        for planned in plan.groups.into_iter().flatten() {
-            if self.stdout_failed.get() {
-                break;
+    /// `--dry-run`: the request of a line that would be sent (in its token's order: lines come in file order,
+    /// and the lines held for the journal come after, token by token).
+    async fn print_request(&self, planned: Planned) {
+        if self.stdout_failed.get() {
+            return;
+        }
+        let Planned { job, resume_id, .. } = planned;
+        let call = self
+            .client
+            .update_user_token(job.portfolio, job.token, job.update)
+            .request_id(resume_id.unwrap_or_else(Uuid::new_v4));
+        match call.dry_run().await {
+            Ok(request) => {
+                if let Some(count) = self.summary.borrow_mut().would_send.as_mut() {
+                    *count += 1;
+                }
+                if let Err(exit) = print_prepared(&request, self.json) {
+                    self.stdout_failed.set(true);
+                    self.stop_for(Stop::LocalIo, exit);
+                }
             }
-            let Planned { job, resume_id, .. } = planned;
-            let call = self
-                .client
-                .update_user_token(job.portfolio, job.token, job.update)
-                .request_id(resume_id.unwrap_or_else(Uuid::new_v4));
-            match call.dry_run().await {
-                Ok(request) => {
-                    would_send += 1;
-                    if let Err(exit) = print_prepared(&request, self.json) {
-                        self.stdout_failed.set(true);
-                        self.stop_for(Stop::LocalIo, exit);
-                        break;
-                    }
-                }
-                Err(err) => {
-                    let mut summary = self.summary.borrow_mut();
-                    summary.invalid += 1;
-                    summary.exit = summary.exit.max(exit_for(&err));
-                    drop(summary);
-                    output::note(&invalid_text(job.line, &err));
-                }
+            Err(err) => {
+                let mut summary = self.summary.borrow_mut();
+                summary.invalid += 1;
+                summary.exit = summary.exit.max(exit_for(&err));
+                drop(summary);
+                output::note(&invalid_text(job.line, &err));
             }
         }
-        self.summary.borrow_mut().would_send = Some(would_send);
     }
 
     /// Appends a record to the journal, if there is one. A failure stops the run (exit 5) and is said once.
@@ -468,8 +530,11 @@ impl Engine<'_> {
         let stopping = matches!(self.stop.get(), Some(Stop::Signal(_)));
         let pause = self.client.pacer().pause();
         let summary = self.summary.borrow();
+        let known = self
+            .expected
+            .map_or(0, |expected| expected.saturating_sub(summary.invalid));
         let snapshot = Snapshot {
-            total: self.total,
+            total: known.max(self.planned.get()),
             done: self.done.get(),
             refused: summary.refused,
             failed: summary.failed,
@@ -518,52 +583,8 @@ impl Engine<'_> {
     }
 }
 
-/// What to do next, when not everything was done.
-fn hint(summary: &Summary, journaled: bool) {
-    if summary.would_send.is_some() {
-        return;
-    }
-    if summary.not_sent > 0 {
-        if journaled {
-            output::note("to resume (the journal skips what is done), run the same command again:");
-            output::note(&format!("  {}", summary::this_command()));
-        } else {
-            output::note(&format!(
-                "{} line(s) were not sent; without --journal, running the command again sends every line again \
-                 (add --journal FILE to make a run resumable)",
-                summary.not_sent
-            ));
-        }
-    } else if journaled && summary.refused + summary.failed > 0 {
-        output::note(
-            "running the same command again sends again the lines that did not succeed (and the later lines of \
-             their tokens); the others are skipped",
-        );
-    }
-}
-
 /// True for a line that ended before it was sent because the run is stopping: cancelled while waiting for its
 /// turn, or held back by a quota pause longer than its deadline.
 fn stopped_unsent(err: &Error) -> bool {
     matches!(err, Error::Cancelled { .. } | Error::QuotaWait(_)) && err.nothing_sent()
-}
-
-/// One result as a line of text.
-fn text_of(line: u64, result: &Result<Updated, Error>) -> String {
-    match result {
-        Ok(updated) => format!(
-            "line {line}: updated user token {} of agent-portfolio {} (request id {})",
-            updated.token, updated.portfolio, updated.request_id
-        ),
-        Err(err) if err.is_invalid_input() => invalid_text(line, err),
-        Err(err) => format!("line {line}: {}: {err}", crate::report::outcome_of(err)),
-    }
-}
-
-/// "line N: invalid: FIELD: RULE (not sent)", said once (the library's own message says it too).
-fn invalid_text(line: u64, err: &Error) -> String {
-    match err {
-        Error::InvalidInput(invalid) => format!("line {line}: invalid: {}: {} (not sent)", invalid.field, invalid.rule),
-        other => format!("line {line}: invalid: {other}"),
-    }
 }

@@ -1,5 +1,5 @@
-//! What a run sends, and in which order: the lines of each token one after another in file order, tokens side by
-//! side; and, with a journal, what earlier runs already did.
+//! What a run sends, as lines arrive: with a journal, the key of each line, what earlier runs already did, and the
+//! request id of a line an earlier run left unfinished.
 //!
 //! The rule for skipping: per token, the longest prefix of its lines (in file order) that the journal shows as
 //! done is skipped, and every line from the first one not done is sent again, in order. A prefix counts as done
@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::journal::{Entry, Journal, Key, State};
+use super::journal::{Entry, History, Key, State};
+use super::occurrence::Occurrences;
 use super::Job;
 
 /// One line to send.
@@ -25,59 +26,104 @@ pub struct Planned {
     pub resume_id: Option<Uuid>,
 }
 
-/// The work of a run.
-pub struct Plan {
-    /// One group per token, in the order each token first appears; within a group, file order.
-    pub groups: Vec<Vec<Planned>>,
-    /// Lines the journal shows as done.
+/// What a journal of earlier runs is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalUse {
+    /// `update --from`: skip, per token, the prefix of lines already done, and resume the unfinished ones under
+    /// their request ids.
+    SkipDone,
+    /// `apply`: skip nothing (the fresh listing, not the journal, says what differs); only resume a line an
+    /// earlier run left unfinished under its request id, since that send may have landed.
+    ResumeOnly,
+}
+
+/// Plans lines as they arrive. A line of a token the journal knows nothing of is planned at once (nothing to
+/// skip). With [`JournalUse::SkipDone`], the lines of a token the journal has history for are held until the
+/// input ends, since which prefix is done depends on every line of that token; they are as many as the journal
+/// knows of, not as many as the file holds.
+pub struct Planner<'j> {
+    journal: Option<&'j History>,
+    usage: JournalUse,
+    occurrences: Option<Occurrences>,
+    held: HashMap<(Uuid, Uuid), Vec<Planned>>,
+    held_order: Vec<(Uuid, Uuid)>,
+    /// Lines the journal shows as done (known once [`Planner::finish`] has run).
     pub skipped: u64,
 }
 
-impl Plan {
-    /// How many lines are to be sent.
-    pub fn to_send(&self) -> u64 {
-        self.groups.iter().map(|group| group.len() as u64).sum()
+impl<'j> Planner<'j> {
+    /// A planner for a run with `journal` (occurrences are only numbered when there is one: they key it).
+    pub fn new(journal: Option<&'j History>, usage: JournalUse) -> Self {
+        Planner {
+            journal,
+            usage,
+            occurrences: journal.map(|_| Occurrences::new()),
+            held: HashMap::new(),
+            held_order: Vec::new(),
+            skipped: 0,
+        }
     }
-}
 
-/// Groups `jobs` by token, numbers the occurrences of identical inputs, and drops what `journal` shows as done.
-pub fn plan(jobs: Vec<Job>, journal: Option<&Journal>) -> Plan {
-    let mut index: HashMap<(Uuid, Uuid), usize> = HashMap::new();
-    let mut groups: Vec<Vec<Planned>> = Vec::new();
-    let mut occurrences: HashMap<(Uuid, Uuid, Box<str>), u32> = HashMap::new();
-    for job in jobs {
-        let body: Box<str> = job.body.get().into();
-        let count = occurrences.entry((job.portfolio, job.token, body.clone())).or_insert(0);
-        *count += 1;
-        let key = Key {
-            body,
-            occurrence: *count,
+    /// Plans one line: `Some` when it can be sent (in its token's order), `None` when it is held.
+    pub fn add(&mut self, job: Job) -> Option<Planned> {
+        let occurrence = match &mut self.occurrences {
+            Some(occurrences) => occurrences.next(job.portfolio, job.token, job.body.get()),
+            None => 1,
         };
-        let slot = *index.entry((job.portfolio, job.token)).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[slot].push(Planned {
-            job,
-            key,
-            resume_id: None,
-        });
+        let key = Key {
+            body: job.body.get().into(),
+            occurrence,
+        };
+        let Some(journal) = self.journal else {
+            return Some(Planned {
+                job,
+                key,
+                resume_id: None,
+            });
+        };
+        let id = (job.portfolio, job.token);
+        let history = journal.of(id.0, id.1);
+        if self.usage == JournalUse::ResumeOnly || history.is_empty() {
+            let resume_id = unfinished(history, &key);
+            return Some(Planned { job, key, resume_id });
+        }
+        self.held
+            .entry(id)
+            .or_insert_with(|| {
+                self.held_order.push(id);
+                Vec::new()
+            })
+            .push(Planned {
+                job,
+                key,
+                resume_id: None,
+            });
+        None
     }
-    let mut skipped = 0;
-    if let Some(journal) = journal {
-        for group in &mut groups {
-            let history = journal.history(group[0].job.portfolio, group[0].job.token);
+
+    /// Once the input has ended: the held lines of each token, less the prefix the journal shows as done, in the
+    /// order each token first came.
+    pub fn finish(&mut self) -> Vec<Planned> {
+        let Some(journal) = self.journal else {
+            return Vec::new();
+        };
+        let mut planned = Vec::new();
+        for id in std::mem::take(&mut self.held_order) {
+            let Some(mut group) = self.held.remove(&id) else {
+                continue;
+            };
+            let history = journal.of(id.0, id.1);
             let keys: Vec<&Key> = group.iter().map(|planned| &planned.key).collect();
             let done = skippable(&keys, history);
             group.drain(..done);
-            skipped += done as u64;
-            for planned in group.iter_mut() {
-                planned.resume_id = unfinished(history, &planned.key);
+            self.skipped += done as u64;
+            for line in &mut group {
+                line.resume_id = unfinished(history, &line.key);
             }
+            planned.extend(group);
         }
-        groups.retain(|group| !group.is_empty());
+        planned
     }
-    Plan { groups, skipped }
 }
 
 /// How many leading `lines` of one token can be skipped given the token's `history`.

@@ -18,28 +18,36 @@ use etoro_client::{ApiVersion, DesiredToken, FieldChange, Reconciliation, TokenU
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::args::{parse_duration, Api, Connection, CREDENTIALS_HELP};
+use crate::args::{Api, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::{self, InputLine, InvalidLine};
-use crate::bulk::{self, setup, Desired, Job, Options};
+use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
 use crate::connect::connect;
 use crate::exit::Exit;
+use crate::file_roles::one_file_one_role;
 use crate::report::Report;
 use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
 Examples:
-  # desired.jsonl: every token allows only our two egress IPs and is valid for 30 more days at least
-  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\", \"ipsWhitelist\": [\"198.51.100.1\", \"198.51.100.2\"], \"validFor\": \"30d\"}
-  etoro-token apply --from desired.jsonl --plan          # what would change; exit 6 if anything would
+  # desired.jsonl: every token allows only our two egress IPs and is valid for
+  # 30 more days at least; one line a token:
+  #   {\"portfolio\": \"3fa8...\", \"token\": \"9b2d...\",
+  #    \"ipsWhitelist\": [\"198.51.100.1\", \"198.51.100.2\"], \"validFor\": \"30d\"}
+  # What would change (exit 6 if anything would), then make it so:
+  etoro-token apply --from desired.jsonl --plan
   etoro-token apply --from desired.jsonl --journal apply.journal";
 
 /// Where `apply`'s own help begins; the bulk flags and credentials follow.
 pub const AFTER_HELP: &str = "\
-The file: one JSON object a line, naming each token once, with `portfolio`, `token` and the fields that should
-hold: scopeNames (or the deprecated scopeIds), ipsWhitelist (compared as sets), and either expiresAt (exactly) or
-validFor (\"30d\": expires no sooner than that from now; when it would, it is set to that plus a margin of 1%,
-between a minute and a day, so that a re-run soon after finds it satisfied). A token that never expires satisfies
-validFor. Lines naming a token the listing does not have are reported and not sent (exit 3).";
+The file: one JSON object a line, naming each token once, with `portfolio`,
+`token` and the fields that should hold: scopeNames (or the deprecated
+scopeIds), ipsWhitelist (compared as sets), and either expiresAt (exactly) or
+validFor (\"30d\": expires no sooner than that from now; when it would, it is
+set to that plus a margin of 1%, between a minute and a day, so that a re-run
+soon after finds it satisfied). A token that never expires satisfies validFor.
+Lines naming a token the listing does not have are reported and not sent
+(exit 3). The listing decides what is sent: a journal only resumes a send an
+earlier run left unfinished, under its request id.";
 
 /// `etoro-token apply`.
 #[derive(Debug, Args)]
@@ -70,13 +78,13 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = Api::V1)]
     pub api: Api,
 
-    /// Where and how to connect.
-    #[command(flatten)]
-    pub connection: Connection,
-
     /// Results (or, with --plan, the plan) as JSON objects on stdout, one a line, then a summary object.
     #[arg(long)]
     pub json: bool,
+
+    /// Where and how to connect (listed after the command's own flags).
+    #[command(flatten)]
+    pub connection: Connection,
 }
 
 /// One valid line of the desired state.
@@ -94,6 +102,9 @@ enum Verdict {
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs) -> Exit {
+    if let Err(message) = one_file_one_role(&[("--from", Some(&args.from)), ("--journal", args.journal.as_deref())]) {
+        return output::fail(&message, Exit::Invalid);
+    }
     let journal = match setup::open_journal(args.journal.as_deref(), false) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
@@ -179,9 +190,21 @@ pub async fn run(args: ApplyArgs) -> Exit {
         json: args.json,
         dry_run: false,
         journal,
+        // The listing just read says what differs: a journal that shows a line done must not hide a token
+        // changed since (by `update`, the web site, another tool). It only gives back the request id of a send
+        // an earlier run left unfinished.
+        journal_use: JournalUse::ResumeOnly,
         desired: Some(desired),
+        expected: Some((invalid.len() + jobs.len()) as u64),
     };
-    let summary = bulk::run(client, jobs, invalid, options).await;
+    // The desired state is in memory already (a token is compared with the listing, which is): the engine takes
+    // it as it takes a file, invalid lines first.
+    let items = invalid
+        .into_iter()
+        .map(Item::Invalid)
+        .chain(jobs.into_iter().map(Item::Job))
+        .collect();
+    let summary = bulk::run(client, bulk::source_of(items), options).await;
     if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());
@@ -256,13 +279,15 @@ fn desired_state(line: &InputLine, version: ApiVersion, now: DateTime<Utc>) -> R
     if let Some(at) = body.expires_at {
         desired = desired.expires_at(at);
     }
-    match line.extra.get("validFor") {
-        None => {}
-        Some(Value::String(text)) => {
-            let valid_for = parse_duration(text).map_err(|err| format!("validFor: {err}"))?;
-            desired = desired.valid_for(valid_for);
-        }
-        Some(_) => return Err("validFor: must be a duration string such as \"30d\"".to_owned()),
+    if line.expires_in.is_some() {
+        return Err(
+            "expiresIn: a desired state takes validFor (\"expires no sooner than this long from now\") or expiresAt; \
+             expiresIn would move the expiry on every run"
+                .to_owned(),
+        );
+    }
+    if let Some(value) = line.extra.get("validFor") {
+        desired = desired.valid_for(input::duration_field("validFor", value)?);
     }
     desired.validate(now).map_err(|err| err.to_string())?;
     Ok(desired)

@@ -10,7 +10,8 @@ use crate::exit::Exit;
 
 const EXAMPLES: &str = "\
 Examples:
-  etoro-token completions bash > ~/.local/share/bash-completion/completions/etoro-token
+  etoro-token completions bash \\
+      > ~/.local/share/bash-completion/completions/etoro-token
   etoro-token completions zsh > \"${fpath[1]}/_etoro-token\"
   etoro-token completions fish > ~/.config/fish/completions/etoro-token.fish
   etoro-token completions powershell >> $PROFILE";
@@ -24,9 +25,52 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+/// The binary's name, as the shells see it.
+const BIN: &str = "etoro-token";
+
 /// Prints the script on standard output.
 pub fn run(args: &CompletionsArgs) -> Exit {
+    raw::bytes(&script(args.shell)).err().unwrap_or(Exit::Success)
+}
+
+/// The completion script for `shell`.
+fn script(shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "etoro-token", &mut script);
-    raw::bytes(&script).err().unwrap_or(Exit::Success)
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    if shell == Shell::Bash {
+        return bash_fixed(&String::from_utf8_lossy(&script)).into_bytes();
+    }
+    script
+}
+
+/// Works around clap_complete's bug for a binary name with a hyphen (clap-rs/clap#6421): its bash script sets
+/// `cmd="etoro__token__subcmd__rotate"` while the case arms that list each subcommand's flags read
+/// `etoro__subcmd__token__subcmd__rotate`, so no subcommand's flag ever completes. The arms are renamed to what `cmd`
+/// is set to; once clap fixes the bug, there is nothing left to rename and the script passes through unchanged.
+fn bash_fixed(script: &str) -> String {
+    script.replace(&BIN.replace('-', "__subcmd__"), &BIN.replace('-', "__"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_arm_of_the_bash_script_is_a_name_cmd_is_set_to() {
+        let script = String::from_utf8(script(Shell::Bash)).unwrap();
+        let set: std::collections::HashSet<&str> = script
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("cmd=\"")?.strip_suffix('"'))
+            .collect();
+        let arms: Vec<&str> = script
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("etoro__") && line.ends_with(')') && !line.contains(','))
+            .map(|line| line.trim_end_matches(')'))
+            .collect();
+        assert!(arms.len() > 10, "{arms:?}");
+        for arm in arms {
+            assert!(set.contains(arm), "the arm {arm} is never selected");
+        }
+    }
 }

@@ -27,12 +27,16 @@ use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
 Examples:
-  # A read-only token for one address, valid 90 days; the secret goes to a new file (mode 0600):
-  etoro-token create --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 --name reporting-bot \\
-      --scope etoro-public:trade.real:read --ip 203.0.113.7 --expires-in 90d --secret-file reporting-bot.secret
+  # A read-only token for one address, valid 90 days; the secret goes to a
+  # new file (mode 0600):
+  etoro-token create --mock --name reporting-bot \\
+      --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 \\
+      --scope etoro-public:trade.real:read --ip 203.0.113.7 --expires-in 90d \\
+      --secret-file reporting-bot.secret
 
   # The secret alone on standard output, straight into a secret store:
-  etoro-token create --portfolio 3fa8... --name ci --scope etoro-public:trade.demo:read | vault kv put secret/ci token=-";
+  etoro-token create --portfolio 3fa8... --name ci \\
+      --scope etoro-public:trade.demo:read | vault kv put secret/ci token=-";
 
 /// `etoro-token create`.
 #[derive(Debug, Args)]
@@ -204,7 +208,8 @@ async fn store(
             .map_err(|err| format!("cannot write it to {}: {err}", describe(args))),
         None => {
             let line = if args.json {
-                details(created, Some(secret), None).to_string()
+                // The same JSON value with the server's text escaped (the secret holds nothing to escape).
+                output::escape(&details(created, Some(secret), None).to_string()).into_owned()
             } else {
                 secret.to_owned()
             };

@@ -6,8 +6,6 @@
 //! `NO_COLOR` is set). Every cell is escaped before it is measured and printed: names come from the network.
 //! Columns are as wide as their widest cell (display width, so wide characters line up).
 
-use std::io::IsTerminal;
-
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Args;
 use etoro_client::{AgentPortfolio, ApiVersion, UserToken};
@@ -27,7 +25,8 @@ Examples:
   etoro-token list --mock
 
   # One agent-portfolio's tokens, one JSON object per token a line:
-  etoro-token list --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 --json
+  etoro-token list --mock --json \\
+      --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6
 
   # The tokens that expire within 7 days, with jq:
   etoro-token list --json | jq -r 'select(.status == \"expiring\") | .token'";
@@ -131,7 +130,7 @@ pub async fn run(args: ListArgs) -> Exit {
     let printed = if args.json {
         json_lines(&rows, now).iter().try_for_each(|line| output::line(line))
     } else {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let colour = output::colour(&std::io::stdout());
         table(&rows, now, colour).iter().try_for_each(|line| {
             if colour {
                 // The cells are escaped already; the colour codes are ours.
@@ -221,7 +220,7 @@ fn table(tokens: &[Row], now: DateTime<Utc>, colour: bool) -> Vec<String> {
                 token.name.as_deref().map_or_else(|| "-".to_owned(), cell),
                 scopes(token),
                 if token.ips_whitelist.is_empty() {
-                    "any".to_owned()
+                    etoro_client::ANY_ADDRESS.to_owned()
                 } else {
                     cell(&token.ips_whitelist.join(","))
                 },

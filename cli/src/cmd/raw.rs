@@ -2,14 +2,10 @@
 //! returned it, and a closed pipe is a failure, not the end of the reader's interest), a completion script (many
 //! lines, tabs included) and the coloured lines of `list` (their cells already escaped).
 
-use std::io::{self, ErrorKind, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Write};
 
 use crate::exit::Exit;
 use crate::output;
-
-/// Set once standard output is found closed: later lines are dropped without trying.
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `text` and a newline to standard output and flushes it. Any failure is an error, a closed pipe
 /// included: the secret counts as stored only when this returns `Ok`. The caller has checked that `text` holds no
@@ -26,19 +22,5 @@ pub fn secret_line(text: &str) -> io::Result<()> {
 /// Writes `bytes` as they are, as `output::line` writes a line: a closed pipe stops output without an error, any
 /// other failure is exit 5. The caller has escaped whatever came from the network.
 pub fn bytes(bytes: &[u8]) -> Result<(), Exit> {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    let mut stdout = io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == ErrorKind::BrokenPipe => {
-            STDOUT_CLOSED.store(true, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(err) => {
-            output::note(&format!("error: cannot write to standard output: {err}"));
-            Err(Exit::LocalIo)
-        }
-    }
+    output::write_stdout(bytes)
 }

@@ -15,7 +15,8 @@ use crate::{output, report_error};
 const EXAMPLES: &str = "\
 Examples:
   # Asks first, showing the token's name:
-  etoro-token revoke --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 --token 9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f
+  etoro-token revoke --mock --portfolio 3fa85f64-5717-4562-b3fc-2c963f66afa6 \\
+      --token 9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f
 
   # In a script (no terminal), --yes is required:
   etoro-token revoke --portfolio 3fa8... --token 9b2d... --yes";

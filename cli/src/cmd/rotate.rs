@@ -12,8 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use etoro_client::rotation::{
-    absolute, same_file, Expiry, FileError, FileSecretSink, FileStateStore, PlanStatus, Rotated, Rotation,
-    RotationError,
+    absolute, Expiry, FileError, FileSecretSink, FileStateStore, PlanStatus, Rotated, Rotation, RotationError,
 };
 use etoro_client::ApiVersion;
 use uuid::Uuid;
@@ -141,21 +140,15 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
             ))
         }
     };
-    if let Some(file) = &args.secret_file {
-        let mut lock = state_path.clone().into_os_string();
-        lock.push(".lock");
-        if same_file(file, &state_path) || same_file(file, Path::new(&lock)) {
-            return Err(fail(
-                Exit::Invalid,
-                &format!(
-                    "--secret-file {} is the rotation's state (or its lock) {}: give them different places (nothing \
-                     was sent)",
-                    file.display(),
-                    state_path.display()
-                ),
-            ));
-        }
-    }
+    let mut lock = state_path.clone().into_os_string();
+    lock.push(".lock");
+    let lock = PathBuf::from(lock);
+    crate::file_roles::one_file_one_role(&[
+        ("--secret-file", args.secret_file.as_deref()),
+        ("--state", Some(&state_path)),
+        ("the lock of --state", Some(&lock)),
+    ])
+    .map_err(|message| fail(Exit::Invalid, &message))?;
     let mut store = match (&args.state, &state_dir) {
         (None, Some(dir)) => FileStateStore::in_dir(dir, args.portfolio, args.token),
         _ => FileStateStore::at(&state_path),

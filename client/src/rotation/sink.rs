@@ -129,8 +129,9 @@ impl FileSecretSink {
                 self.path.display()
             ))
             .into(),
+            // A local I/O failure (exit 5 in the CLI), not a refusal of the path as given.
             OpenFailure::Io(err) if err.kind() == io::ErrorKind::NotFound => {
-                FileError::Refused(format!("the directory of {} does not exist", self.path.display())).into()
+                format!("the directory of {} does not exist", self.path.display()).into()
             }
             OpenFailure::Io(err) => format!("cannot open {}: {err}", self.path.display()).into(),
         }
