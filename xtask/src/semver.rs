@@ -8,7 +8,9 @@
 //! `.tools/` when the machine does not have that version: the same checks on every machine.
 //!
 //! The baseline is, by default, the last release tag (`etoro-client-v*`, the newest reachable from HEAD), else
-//! the previous commit.
+//! the previous commit. When the version is the baseline's, the change is judged as a patch release: left to
+//! itself, cargo-semver-checks would assume the next minor, which for `0.y.z` allows breaking changes, so a regen
+//! that removes a field would pass unannounced.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,6 +25,8 @@ pub const TOOL_VERSION: &str = "0.51.0";
 pub const TAG_PATTERN: &str = "etoro-client-v*";
 /// Where [`TOOL`] is installed when missing, relative to the workspace root (ignored by git).
 pub const TOOLS_DIR: &str = ".tools";
+/// The manifest holding the version, relative to the workspace root.
+pub const MANIFEST: &str = "client/Cargo.toml";
 
 const USAGE: &str = "usage: cargo xtask semver [--baseline REV]";
 
@@ -34,9 +38,18 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
         _ => return Err(format!("unknown arguments {args:?}\n{USAGE}")),
     };
     let (baseline, why) = baseline(root, requested)?;
+    let current = package_version(
+        &std::fs::read_to_string(root.join(MANIFEST)).map_err(|err| format!("cannot read {MANIFEST}: {err}"))?,
+    )
+    .ok_or_else(|| format!("{MANIFEST} has no version = \"X.Y.Z\" in its [package] table"))?;
+    let before = package_version(&git(root, &["show", &format!("{baseline}:{MANIFEST}")])?)
+        .ok_or_else(|| format!("{MANIFEST} at {baseline} has no version = \"X.Y.Z\" in its [package] table"))?;
     let tool = ensure_tool(root)?;
-    eprintln!("semver: {PACKAGE} in the working tree against {baseline} ({why}), {TOOL} {TOOL_VERSION}");
-    let status = Command::new(&tool)
+    eprintln!(
+        "semver: {PACKAGE} {current} in the working tree against {before} at {baseline} ({why}), {TOOL} {TOOL_VERSION}"
+    );
+    let mut command = Command::new(&tool);
+    command
         .args([
             "semver-checks",
             "check-release",
@@ -47,17 +60,53 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
         ])
         // The public API does not depend on the TLS backend: the default features are the ones services build.
         .arg("--default-features")
-        .current_dir(root)
+        .current_dir(root);
+    if current == before {
+        eprintln!("semver: the version is the baseline's: judged as a patch release (no breaking change allowed)");
+        command.args(["--release-type", "patch"]);
+    }
+    let status = command
         .status()
         .map_err(|err| format!("cannot run {}: {err}", tool.display()))?;
     if status.success() {
         return Ok(());
     }
     Err(format!(
-        "{PACKAGE}'s public API changed against {baseline} in a way its version does not allow, or the check could \
-         not run ({status}); each change is named above. Bump `version` in client/Cargo.toml as semver requires \
-         (README, \"Versioning\") and say what changed in CHANGELOG.md"
+        "{PACKAGE} {current}: its public API changed against {before} ({baseline}) in a way this version does not \
+         allow, or the check could not run ({status}); each change is named above. Bump `version` in {MANIFEST} as \
+         semver requires (a breaking change: {}; README, \"Versioning\") and say what changed in CHANGELOG.md",
+        breaking_bump(&before).unwrap_or_else(|| "the next major".to_owned())
     ))
+}
+
+/// The `version` of a manifest's `[package]` table (our own manifests: `version = "X.Y.Z"` on a line of its own).
+fn package_version(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package {
+            let value = line
+                .strip_prefix("version")
+                .map(str::trim_start)
+                .and_then(|rest| rest.strip_prefix('='));
+            if let Some(value) = value {
+                return value.trim().strip_prefix('"')?.strip_suffix('"').map(str::to_owned);
+            }
+        }
+    }
+    None
+}
+
+/// The smallest version after `version` that may break the API: `0.(y+1).0` below 1.0, `(x+1).0.0` from 1.0.
+fn breaking_bump(version: &str) -> Option<String> {
+    let mut parts = version.split(['.', '-', '+']).take(2).map(str::parse::<u64>);
+    let (major, minor) = (parts.next()?.ok()?, parts.next()?.ok()?);
+    Some(if major == 0 {
+        format!("0.{}.0", minor + 1)
+    } else {
+        format!("{}.0.0", major + 1)
+    })
 }
 
 /// The revision to compare with, resolved to a commit, and why it was chosen.
@@ -153,6 +202,22 @@ mod tests {
         // `true` prints nothing: no version, so the pinned one gets installed.
         assert_eq!(version_of(Path::new("true")), None);
         assert_eq!(version_of(Path::new("/nonexistent/cargo-semver-checks")), None);
+    }
+
+    #[test]
+    fn the_package_version_is_read_from_its_table_only() {
+        let manifest = "[package]\nname = \"etoro-client\"\nversion = \"0.3.1\"\n\n[dependencies]\nversion = \"9\"\n";
+        assert_eq!(package_version(manifest).as_deref(), Some("0.3.1"));
+        assert_eq!(package_version("[dependencies]\nversion = \"1.0.0\"\n"), None);
+        assert_eq!(package_version("[package]\nversion.workspace = true\n"), None);
+    }
+
+    #[test]
+    fn a_breaking_change_needs_the_next_minor_below_one_and_the_next_major_after() {
+        assert_eq!(breaking_bump("0.1.0").as_deref(), Some("0.2.0"));
+        assert_eq!(breaking_bump("0.9.3-rc.1").as_deref(), Some("0.10.0"));
+        assert_eq!(breaking_bump("1.4.2").as_deref(), Some("2.0.0"));
+        assert_eq!(breaking_bump("x"), None);
     }
 
     #[test]
