@@ -139,6 +139,7 @@ fn a_regen_that_removes_a_request_field_needs_a_breaking_version() {
         "names the change: {text}"
     );
     assert!(text.contains("Bump `version` in client/Cargo.toml"), "{text}");
+    eprintln!("what a developer sees:\n{text}");
 
     // The same change, released as 0.2.0: breaking is what a 0.y bump allows.
     edit(
