@@ -323,14 +323,11 @@ impl ClientBuilder {
                     // goes through one.
                     builder = builder.no_proxy();
                 }
-                builder = if base_url.starts_with("https://") {
-                    // Defence in depth: this client never sends a request over plain http.
-                    builder.https_only(true)
-                } else {
-                    // Plain http is only allowed to loopback, where no TLS is ever used: skip loading the system's
-                    // root certificates, most of a one-shot command's start-up (`cargo xtask bench`).
-                    builder.tls_certs_only([])
-                };
+                // With https, defence in depth: this client never sends a request over plain http. Plain http is
+                // only allowed to loopback, where no TLS is ever used: no root certificates are loaded, most of a
+                // one-shot command's start-up (`cargo xtask bench`).
+                builder = crate::tls::configure(builder, base_url.starts_with("https://"))
+                    .map_err(|rule| config("base_url", &rule))?;
                 builder.build().map_err(|err| config("http client", &err.to_string()))?
             }
         };

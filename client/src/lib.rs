@@ -57,6 +57,7 @@ mod retry;
 pub mod rotation;
 pub mod scope;
 mod scope_check;
+mod tls;
 mod token;
 mod update;
 

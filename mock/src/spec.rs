@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
-/// The spec, as the repository holds it.
-const SPEC: &str = include_str!("../../openapi/etoro-user-tokens.json");
+/// The spec, as the repository holds it: `mock/etoro-user-tokens.json` is a symbolic link to
+/// `openapi/etoro-user-tokens.json`, so that the packaged crate carries the file (`cargo package` copies what a
+/// link points to) and never reads outside itself.
+const SPEC: &str = include_str!("../etoro-user-tokens.json");
 
 /// The longest `errorMessage` a schema violation gets: a violation quotes the offending value, which may be
 /// megabytes long.

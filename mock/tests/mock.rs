@@ -19,6 +19,9 @@ async fn start(config: MockConfig) -> MockServer {
 }
 
 fn client() -> Client {
+    // In `cargo test --workspace`, etoro-client's `rustls` feature reaches this reqwest (feature unification):
+    // reqwest then needs a process-wide crypto provider. A second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // No proxy: a proxy from the environment must not intercept loopback traffic.
     Client::builder().no_proxy().build().unwrap()
 }
@@ -1075,7 +1078,7 @@ async fn the_record_is_bounded_but_the_count_is_not() {
         ..MockConfig::default()
     };
     let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let client = reqwest::Client::new();
+    let client = client();
     for i in 0..5 {
         client
             .get(format!("{}/nowhere/{i}", server.base_url()))

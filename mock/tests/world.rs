@@ -30,6 +30,9 @@ fn closed() -> MockConfig {
 }
 
 fn client() -> Client {
+    // In `cargo test --workspace`, etoro-client's `rustls` feature reaches this reqwest (feature unification):
+    // reqwest then needs a process-wide crypto provider. A second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder().no_proxy().build().unwrap()
 }
 

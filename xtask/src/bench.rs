@@ -64,8 +64,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
     let out = target.join("bench");
     std::fs::create_dir_all(&out).map_err(|err| format!("cannot create {}: {err}", out.display()))?;
 
-    // The lean `etoro-token` first (without the embedded mock, `--no-default-features`), kept aside: the build
-    // below writes the full one to the same path.
+    // The lean `etoro-token` first (without the embedded mock: `--no-default-features`, the default TLS backend
+    // put back), kept aside: the build below writes the full one to the same path.
     cargo_build(
         &cargo,
         root,
@@ -75,6 +75,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
             "-p",
             "etoro-token",
             "--no-default-features",
+            "--features",
+            "rustls",
             "--bin",
             "etoro-token",
         ],

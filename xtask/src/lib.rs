@@ -3,10 +3,12 @@
 //! `cargo xtask regen` turns the checked-in OpenAPI document into the progenitor client in
 //! `client/src/generated.rs`; `cargo xtask regen --check` proves that file is exactly what the spec produces.
 //! `cargo xtask upstream import|diff` keeps a facts-only snapshot of eToro's published description and says
-//! whether a newer one breaks this client.
+//! whether a newer one breaks this client. `cargo xtask semver` says whether `etoro-client`'s version allows how its
+//! public API changed since a baseline revision.
 
 pub mod bench;
 pub mod codegen;
+pub mod semver;
 pub mod upstream;
 
 use std::path::PathBuf;

@@ -12,6 +12,9 @@ tasks:
                   keep a facts-only snapshot of eToro's agent-portfolio operations in openapi/upstream/
   upstream diff <FILE|URL> [--json]
                   say whether a newer eToro document breaks this client (exit 1) or not (exit 0)
+  semver [--baseline REV]
+                  fail if etoro-client's public API changed in a way its version does not allow, against REV
+                  (default: the last etoro-client-v* tag, else the previous commit); cargo-semver-checks, pinned
   bench           build in release and measure the wrapper, the CLI and regen against loopback servers;
                   writes target/bench/results.{json,md} and prints the table
   bench --quick   the same with small workloads, to smoke-test the bench itself (figures not comparable)";
@@ -44,6 +47,7 @@ fn try_main(args: &[&str]) -> Result<(), String> {
             eprintln!("{} is up to date", xtask::codegen::GENERATED_PATH);
             Ok(())
         }
+        ["semver", rest @ ..] => xtask::semver::run(&xtask::try_workspace_root()?, rest),
         ["bench", rest @ ..] => xtask::bench::run(&xtask::try_workspace_root()?, rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");

@@ -226,6 +226,7 @@ async fn the_allowed_scopes_lookup_passes_prism_on_both_documents() {
 /// A PATCH with valid headers and this raw body, sent with plain reqwest (not the wrapper).
 async fn send_raw(base_url: &str, body: &Value, headers: &[(&str, &str)]) -> (StatusCode, String) {
     let url = format!("{base_url}/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut request = reqwest::Client::new()
         .patch(&url)
         .header("x-request-id", Uuid::new_v4().to_string())

@@ -104,7 +104,7 @@ async fn send_raw(
             .replace("{userTokenId}", token)
     );
     let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-    let mut request = reqwest::Client::new().request(method, url);
+    let mut request = crate::support::raw_http().request(method, url);
     if !body.is_empty() {
         request = request.header("content-type", "application/json").body(body.to_owned());
     }

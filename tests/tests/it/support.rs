@@ -155,3 +155,12 @@ pub async fn answering(
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, seen)
 }
+
+/// A plain reqwest client, for requests written by hand (not the wrapper's).
+///
+/// With etoro-client's `rustls` feature on, reqwest has no crypto provider of its own (`rustls-no-provider`): the
+/// process must install one before reqwest builds a client. A second install is refused, harmlessly.
+pub fn raw_http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -202,6 +202,9 @@ impl Which {
 /// A bare reqwest client with the wrapper's own settings. (The user agent goes on each request, as the wrapper
 /// puts it.)
 pub fn raw_reqwest() -> Result<reqwest::Client, String> {
+    // etoro-client's `rustls` feature (reqwest's `rustls-no-provider`) reaches this reqwest when the driver is built
+    // with `etoro-token`: reqwest then needs a crypto provider installed. A second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
         .timeout(DEFAULT_TIMEOUT)

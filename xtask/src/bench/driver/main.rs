@@ -1107,7 +1107,7 @@ fn oneshot(servers: &Servers, options: &Options, wire: &Wire, plan: Plan, report
             Some("cli_lean_size_over_full".to_owned()),
             Row {
                 measurement:
-                    "4. binary: `etoro-token` without the embedded mock (`--no-default-features`) vs the default"
+                    "4. binary: `etoro-token` without the embedded mock (`--no-default-features --features rustls`) vs the default"
                         .to_owned(),
                 ours: format!("{lean_size:.1} MiB"),
                 baseline: format!("{full_size:.1} MiB"),
