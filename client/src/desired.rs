@@ -275,7 +275,7 @@ fn change<A: fmt::Display, B: fmt::Display>(field: &'static str, from: &[A], to:
 /// An empty list of scopes.
 const NONE: &str = "(none)";
 
-fn list<T: fmt::Display>(items: &[T]) -> String {
+pub(crate) fn list<T: fmt::Display>(items: &[T]) -> String {
     if items.is_empty() {
         return NONE.to_owned();
     }

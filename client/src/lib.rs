@@ -47,6 +47,7 @@ mod auth;
 mod call;
 mod client;
 mod desired;
+mod edit;
 mod env;
 mod error;
 mod hooks;
@@ -71,6 +72,7 @@ pub use client::{
     ApiVersion, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use desired::{DesiredToken, FieldChange, Reconciliation, ANY_ADDRESS};
+pub use edit::{EditPlan, ExpiryEdit, TokenEdit};
 pub use env::{CredentialKind, ACCESS_TOKEN_VAR, API_KEY_VAR, BASE_URL_VAR, USER_KEY_VAR};
 pub use error::{code, ApiError, CallInfo, Error, InvalidInput, Operation, Problem, QuotaWait, UnexpectedResponse};
 pub use generated::types;
