@@ -19,8 +19,11 @@ pub enum Exit {
     /// 5: a local I/O failure: a file or the journal cannot be read or written, standard output is full, the mock
     /// cannot listen.
     LocalIo = 5,
-    /// 6: `apply --plan` found changes to make (nothing was changed).
+    /// 6: `apply --plan` or `edit --plan` found changes to make (nothing was changed).
     Changes = 6,
+    /// 7: `edit`: a token read back after the run differs from what was sent: someone else wrote it between our
+    /// listing and our check (eToro has no `If-Match`). It was not written again.
+    Conflict = 7,
 }
 
 impl From<Exit> for ExitCode {
@@ -53,4 +56,5 @@ Exit codes (a run with several outcomes exits with the highest):
   4  failure after retries (rate limit, 5xx, network, timeout, redirect,
      an answer outside the spec)
   5  local I/O failure (a file, the journal, standard output, the mock's port)
-  6  apply --plan: changes would be made";
+  6  apply --plan, edit --plan: changes would be made
+  7  edit: a token reads back differently from what was sent (someone else wrote it): not written again";

@@ -59,6 +59,7 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
         journal_use: JournalUse::SkipDone,
         desired: None,
         expected,
+        track_updated: false,
     };
     let source = read(reader, shown, version);
     let summary = super::run(&connected.client, source, options).await;

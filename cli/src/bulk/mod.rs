@@ -100,6 +100,9 @@ pub struct Options {
     pub desired: Option<summary::Desired>,
     /// How many lines the input holds at most, when known beforehand (for the progress line's total).
     pub expected: Option<u64>,
+    /// Keep the (portfolio, token) of every line updated in [`Summary::updated_tokens`] (off: memory stays
+    /// flat in the number of lines).
+    pub track_updated: bool,
 }
 
 /// How often the progress line is redrawn.
@@ -134,6 +137,7 @@ pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Opt
         client,
         stop_waiting,
         json: options.json,
+        track_updated: options.track_updated,
         dry_run: options.dry_run,
         journal: RefCell::new(options.journal),
         summary: RefCell::new(Summary {
@@ -172,6 +176,7 @@ struct Engine<'a> {
     /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
     stop_waiting: CancellationToken,
     json: bool,
+    track_updated: bool,
     dry_run: bool,
     journal: RefCell<Option<Journal>>,
     summary: RefCell<Summary>,
@@ -362,6 +367,9 @@ impl Engine<'_> {
             }
         }
         self.done.set(self.done.get() + 1);
+        if self.track_updated && result.is_ok() {
+            self.summary.borrow_mut().updated_tokens.push((portfolio, token));
+        }
 
         let mut report = match &result {
             Ok(updated) => Report::updated(updated),

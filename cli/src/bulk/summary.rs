@@ -47,6 +47,9 @@ pub struct Summary {
     pub exit: Exit,
     /// Why the run stopped early, if it did.
     pub stopped: Option<Stop>,
+    /// With [`super::Options::track_updated`]: the (portfolio, token) of every line updated, in completion
+    /// order (`edit` reads these tokens again to find writes by someone else).
+    pub updated_tokens: Vec<(uuid::Uuid, uuid::Uuid)>,
 }
 
 /// What `apply` decided before sending: lines with nothing to change, and lines naming a missing token.
@@ -72,6 +75,7 @@ impl Default for Summary {
             elapsed: Duration::ZERO,
             exit: Exit::Success,
             stopped: None,
+            updated_tokens: Vec::new(),
         }
     }
 }

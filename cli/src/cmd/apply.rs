@@ -196,6 +196,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
         journal_use: JournalUse::ResumeOnly,
         desired: Some(desired),
         expected: Some((invalid.len() + jobs.len()) as u64),
+        track_updated: false,
     };
     // The desired state is in memory already (a token is compared with the listing, which is): the engine takes
     // it as it takes a file, invalid lines first.
