@@ -81,6 +81,9 @@ pub enum Command {
     /// Bring many tokens to a desired state: one list request, then a PATCH only for those that differ (--plan
     /// shows the changes and sends nothing).
     Apply(crate::cmd::apply::ApplyArgs),
+    /// Add or remove addresses and scopes, or move the expiry, on one token or a selection, without restating
+    /// the rest (--plan shows the changes and sends nothing).
+    Edit(crate::cmd::edit::EditArgs),
     /// List the scope names a token may hold (GET /api/v2/agent-portfolios/user-tokens/scopes).
     #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{}", crate::exit::TABLE))]
     Scopes(crate::cmd::scopes::ScopesArgs),

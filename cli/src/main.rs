@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Update(args) => cmd::update::run(args).await.into(),
             Command::Apply(args) => cmd::apply::run(args).await.into(),
+            Command::Edit(args) => cmd::edit::run(args).await.into(),
             Command::Scopes(args) => cmd::scopes::run(args).await.into(),
             Command::List(args) => cmd::list::run(args).await.into(),
             Command::Create(args) => cmd::create::run(args).await.into(),

@@ -1,0 +1,440 @@
+//! `etoro-token edit`: add or remove addresses and scopes, or move the expiry, on one token or a selection,
+//! without restating the rest.
+//!
+//! eToro's update replaces whole lists, so each selected token's new lists are computed from its listed state
+//! ([`etoro_client::TokenEdit`]): one list request, a PATCH through the bulk engine only for the tokens that
+//! change, then one more list request that checks every updated token reads as it was sent (eToro has no
+//! `If-Match`: a write by someone else in between is a conflict, reported with both states, exit 7, not written
+//! again).
+//!
+//! `--extend` and `--expires-in` are relative: run twice, they extend twice. With `--journal`, a re-run (after a
+//! crash, a Ctrl-C) leaves alone a token the journal shows was sent the state it reads as now, so a resumed
+//! run never extends a token twice.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use etoro_client::{
+    ApiVersion, DesiredToken, EditPlan, ExpiryEdit, FieldChange, InvalidInput, TokenEdit, TokenUpdate, UserToken,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::args::{parse_duration, parse_instant, Api, Connection, CREDENTIALS_HELP};
+use crate::bulk::input::InvalidLine;
+use crate::bulk::journal::Journal;
+use crate::bulk::{self, setup, Desired, Job, Options};
+use crate::cmd::edit_check;
+use crate::connect::connect;
+use crate::exit::Exit;
+use crate::{output, report_error};
+
+const EXAMPLES: &str = "\
+Examples:
+  # The agent's egress address changed, on every token of the portfolio that has the old one:
+  etoro-token edit --portfolio 3fa8... --all --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --plan
+  etoro-token edit --portfolio 3fa8... --all --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --journal edit.journal
+
+  # Renewal: every token that expires within 7 days gets 30 more days:
+  etoro-token edit --portfolio 3fa8... --all --expiring-within 7d --extend 30d --journal renew.journal
+
+  # Withdraw a scope from the bots:
+  etoro-token edit --portfolio 3fa8... --all --name 'bot-*' --remove-scope etoro-public:trade.real:write";
+
+/// Where `edit`'s own help begins.
+pub const AFTER_HELP: &str = "\
+Adding an address or scope already there, or removing one absent, changes nothing; only the tokens that change
+are sent a PATCH. A token without an allow-list is usable from any address: --add-ip leaves it as it is (and says
+so). Removing a token's last address or last scope is refused for that token (exit 2, nothing sent for it).
+--extend adds to the current expiry (to now, for an expired token; a token that never expires is left as it is).
+After the PATCHes, one more list request checks that every updated token reads as sent; one that does not was
+written by someone else in between: reported with both states, not written again (exit 7).";
+
+/// `etoro-token edit`.
+#[derive(Debug, Args)]
+#[command(after_help = format!("{AFTER_HELP}\n\n{CREDENTIALS_HELP}\n\n{}\n\n{EXAMPLES}", crate::exit::TABLE))]
+pub struct EditArgs {
+    /// The agent-portfolio whose tokens to edit.
+    #[arg(long, value_name = "UUID")]
+    pub portfolio: Uuid,
+
+    /// A token to edit (repeat for several).
+    #[arg(
+        long = "token",
+        value_name = "UUID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub tokens: Vec<Uuid>,
+
+    /// Every token of the agent-portfolio (narrowed by --name and --expiring-within).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Only the tokens whose name matches this glob (`*`, `?`, `[abc]`; a token without a name never matches).
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+
+    /// Only the tokens that expire within this long from now (e.g. 7d), expired ones included.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expiring_within: Option<Duration>,
+
+    /// Allow this IPv4 address too (repeat for several).
+    #[arg(long = "add-ip", value_name = "IPv4")]
+    pub add_ips: Vec<Ipv4Addr>,
+
+    /// Stop allowing this IPv4 address (repeat for several).
+    #[arg(long = "remove-ip", value_name = "IPv4")]
+    pub remove_ips: Vec<Ipv4Addr>,
+
+    /// Grant this scope name too (repeat for several).
+    #[arg(long = "add-scope", value_name = "NAME")]
+    pub add_scopes: Vec<String>,
+
+    /// Withdraw this scope name (repeat for several).
+    #[arg(long = "remove-scope", value_name = "NAME")]
+    pub remove_scopes: Vec<String>,
+
+    /// Add this long to the current expiry (e.g. 30d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, group = "expiry")]
+    pub extend: Option<Duration>,
+
+    /// Expire this long from now (e.g. 90d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, group = "expiry")]
+    pub expires_in: Option<Duration>,
+
+    /// Expire at this instant (RFC 3339, e.g. 2027-06-30T00:00:00Z).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant, group = "expiry")]
+    pub expires_at: Option<DateTime<Utc>>,
+
+    /// Print what would change, token by token and field by field, and send nothing but the list request
+    /// (exit 0 when nothing would change, 6 otherwise).
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Record every result here (JSONL); a re-run with the same journal resumes.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    pub journal: Option<PathBuf>,
+
+    /// How many tokens may be updated at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+
+    /// At most this many requests per minute [default: 60 against the real API, eToro's quota per user key; no
+    /// limit of its own against --mock or a loopback --base-url].
+    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+
+    /// Which update endpoint to call: v1 (the default) or v2.
+    #[arg(long, value_enum, default_value_t = Api::V1)]
+    pub api: Api,
+
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub connection: Connection,
+
+    /// One JSON object per token on stdout (portfolio, token, the change, the outcome), then a summary object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What the edit comes to on one selected token.
+pub(crate) enum Verdict {
+    /// A PATCH to send (boxed: a plan is large, and most tokens of a selection may not change).
+    Change(Box<EditPlan>),
+    /// Nothing to change (with the notes that say why, if any).
+    Unchanged(Vec<String>),
+    /// An earlier run with this journal sent the state the token reads as now.
+    DoneBefore,
+    /// The edit breaks a rule on this token: nothing is sent for it.
+    Refused(InvalidInput),
+    /// Named by --token, absent from the listing.
+    Missing,
+}
+
+/// One selected token and its verdict; `position` numbers the selection from 1 (the engine's "line").
+pub(crate) struct Selected {
+    pub position: u64,
+    pub token: Uuid,
+    pub verdict: Verdict,
+}
+
+/// Runs `edit`.
+pub async fn run(args: EditArgs) -> Exit {
+    let now = Utc::now();
+    let edit = match edit_of(&args, now) {
+        Ok(edit) => edit,
+        Err(message) => return output::fail(&message, Exit::Invalid),
+    };
+    let name_filter = match args.name.as_deref().map(globset::Glob::new).transpose() {
+        Ok(glob) => glob.map(|glob| glob.compile_matcher()),
+        Err(err) => return output::fail(&format!("--name: {err}"), Exit::Invalid),
+    };
+    let journal = match setup::open_journal(args.journal.as_deref(), false) {
+        Ok(journal) => journal,
+        Err((message, exit)) => return output::fail(&message, exit),
+    };
+    let version: ApiVersion = args.api.into();
+    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
+    let pacer = setup::pacer(args.rate, &args.connection);
+    let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
+        Ok(connected) => connected,
+        Err((message, exit)) => return output::fail(&message, exit),
+    };
+    let client = &connected.client;
+    // The one read of the current state. Nothing else is sent if it fails.
+    let listing = match client.list_agent_portfolios().await {
+        Ok(listing) => listing,
+        Err(err) => return report_error(&err, args.json),
+    };
+    let Some(portfolio) = listing.into_iter().find(|portfolio| portfolio.id == args.portfolio) else {
+        return output::fail(
+            &format!(
+                "agent-portfolio {} is not in the listing: nothing was sent",
+                args.portfolio
+            ),
+            Exit::Refused,
+        );
+    };
+    let now = Utc::now();
+    let expiring_before = args
+        .expiring_within
+        .and_then(|window| chrono::Duration::from_std(window).ok())
+        .and_then(|window| now.checked_add_signed(window));
+    let selected_by = |token: &UserToken| {
+        let named = name_filter
+            .as_ref()
+            .is_none_or(|glob| token.name.as_deref().is_some_and(|name| glob.is_match(name)));
+        let expiring = args.expiring_within.is_none()
+            || token
+                .expires_at
+                .is_some_and(|at| expiring_before.is_none_or(|before| at <= before));
+        named && expiring
+    };
+    let mut tokens: HashMap<Uuid, UserToken> = portfolio.tokens.into_iter().map(|token| (token.id, token)).collect();
+    // The order of the selection: as named (duplicates once), or as listed.
+    let order: Vec<Uuid> = if args.all {
+        let mut ids: Vec<Uuid> = tokens.keys().copied().collect();
+        ids.sort_by_key(|id| (tokens[id].name.clone(), *id));
+        ids
+    } else {
+        let mut seen = BTreeSet::new();
+        args.tokens.iter().copied().filter(|id| seen.insert(*id)).collect()
+    };
+    let mut selection = Vec::new();
+    for id in order {
+        let verdict = match tokens.remove(&id) {
+            None => Verdict::Missing,
+            Some(token) if !selected_by(&token) => continue,
+            Some(token) => verdict(&edit, &token, journal.as_ref(), args.portfolio, now),
+        };
+        selection.push(Selected {
+            position: selection.len() as u64 + 1,
+            token: id,
+            verdict,
+        });
+    }
+    if selection.is_empty() {
+        output::note("no token of the agent-portfolio is selected: nothing to do");
+    }
+
+    if args.plan {
+        return edit_check::print_plan(args.portfolio, &selection, args.json);
+    }
+    let mut desired = Desired::default();
+    let mut jobs = Vec::new();
+    let mut invalid = Vec::new();
+    let mut plans: HashMap<Uuid, EditPlan> = HashMap::new();
+    for selected in selection {
+        let printed = match selected.verdict {
+            Verdict::Change(plan) => {
+                // What the edit left alone on this token (an open allow-list), said before its result.
+                for note in &plan.notes {
+                    output::note(&format!(
+                        "token {} of agent-portfolio {}: {note}",
+                        selected.token, args.portfolio
+                    ));
+                }
+                match job(args.portfolio, selected.position, selected.token, &plan, version, now) {
+                    Ok(job) => jobs.push(job),
+                    Err(message) => return output::fail(&message, Exit::Invalid),
+                }
+                plans.insert(selected.token, *plan);
+                Ok(())
+            }
+            Verdict::Unchanged(notes) => {
+                desired.unchanged += 1;
+                edit_check::report_unchanged(args.portfolio, selected.token, &notes, "unchanged", args.json)
+            }
+            Verdict::DoneBefore => {
+                desired.unchanged += 1;
+                let note = "the journal shows an earlier run sent the state it reads as now".to_owned();
+                edit_check::report_unchanged(args.portfolio, selected.token, &[note], "unchanged", args.json)
+            }
+            Verdict::Refused(err) => {
+                invalid.push(InvalidLine {
+                    number: selected.position,
+                    message: format!(
+                        "token {} of agent-portfolio {}: {}: {} (not sent)",
+                        selected.token,
+                        args.portfolio,
+                        flag_of(&err.field),
+                        err.rule
+                    ),
+                    prefix: None,
+                });
+                Ok(())
+            }
+            Verdict::Missing => {
+                desired.missing += 1;
+                let message = format!(
+                    "refused: token {} is not in agent-portfolio {} (not sent)",
+                    selected.token, args.portfolio
+                );
+                edit_check::report_unchanged(args.portfolio, selected.token, &[message], "refused", args.json)
+            }
+        };
+        if let Err(exit) = printed {
+            return exit;
+        }
+    }
+    let options = Options {
+        concurrency: usize::from(args.concurrency.unwrap_or(setup::DEFAULT_CONCURRENCY)),
+        json: args.json,
+        dry_run: false,
+        journal,
+        desired: Some(desired),
+        track_updated: true,
+    };
+    let summary = bulk::run(client, jobs, invalid, options).await;
+    if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
+        drop(connected);
+        std::process::exit(signal.exit_code());
+    }
+    let checked = edit_check::check(client, args.portfolio, &summary.updated_tokens, &plans, args.json).await;
+    summary.exit.max(checked)
+}
+
+/// The edit the flags describe, checked before anything is read or sent.
+fn edit_of(args: &EditArgs, now: DateTime<Utc>) -> Result<TokenEdit, String> {
+    let mut edit = TokenEdit::new()
+        .add_ips(args.add_ips.iter().copied())
+        .remove_ips(args.remove_ips.iter().copied())
+        .add_scopes(args.add_scopes.iter().cloned())
+        .remove_scopes(args.remove_scopes.iter().cloned());
+    let expiry = [
+        args.extend.map(ExpiryEdit::Extend),
+        args.expires_in.map(ExpiryEdit::In),
+        args.expires_at.map(ExpiryEdit::At),
+    ];
+    if let Some(change) = expiry.into_iter().flatten().next() {
+        edit = edit.expiry(change);
+    }
+    edit.validate(now)
+        .map_err(|err| format!("{}: {}", flag_of(&err.field), err.rule))?;
+    Ok(edit)
+}
+
+/// The flags behind a field the library names.
+fn flag_of(field: &str) -> String {
+    let flags: Vec<&str> = field
+        .split(", ")
+        .map(|field| match field {
+            "edit" => "--add-ip, --remove-ip, --add-scope, --remove-scope, --extend, --expires-in, --expires-at",
+            "addIps" => "--add-ip",
+            "removeIps" => "--remove-ip",
+            "addScopes" => "--add-scope",
+            "removeScopes" => "--remove-scope",
+            "extend" => "--extend",
+            "expiresIn" => "--expires-in",
+            "expiresAt" => "--expires-at",
+            other => other,
+        })
+        .collect();
+    flags.join(", ")
+}
+
+/// What the edit comes to on `token`; with a journal, a relative expiry change already made by an earlier run
+/// is not made again.
+fn verdict(
+    edit: &TokenEdit,
+    token: &UserToken,
+    journal: Option<&Journal>,
+    portfolio: Uuid,
+    now: DateTime<Utc>,
+) -> Verdict {
+    if edit.is_relative() && journal.is_some_and(|journal| sent_before(journal, portfolio, token)) {
+        return Verdict::DoneBefore;
+    }
+    match edit.apply(token, now) {
+        Ok(plan) if plan.update.is_some() => Verdict::Change(Box::new(plan)),
+        Ok(plan) => Verdict::Unchanged(plan.notes),
+        Err(err) => Verdict::Refused(err),
+    }
+}
+
+/// True when the last body the journal recorded for `token` (sent, or perhaps sent) is the state it reads as.
+fn sent_before(journal: &Journal, portfolio: Uuid, token: &UserToken) -> bool {
+    let Some(last) = journal.history(portfolio, token.id).last() else {
+        return false;
+    };
+    let Ok(body) = serde_json::from_str::<etoro_client::types::UpdateUserTokenRequest>(&last.key.body) else {
+        return false;
+    };
+    let mut desired = DesiredToken::new();
+    if let Some(names) = body.scope_names {
+        desired = desired.scope_names(names.into_iter().map(String::from));
+    }
+    if let Some(ips) = body.ips_whitelist {
+        desired = desired.ips_whitelist(ips);
+    }
+    if let Some(at) = body.expires_at {
+        desired = desired.expires_at(at);
+    }
+    // Exact values only, so the instant does not matter (one long ago never finds the expiry past).
+    matches!(desired.reconcile(token, DateTime::<Utc>::UNIX_EPOCH), Ok(None))
+}
+
+/// The bulk job that sends the plan's update: its journal key is the request body in canonical form, and its
+/// recorded input a bulk line (portfolio, token, body) that `update --from` could replay.
+fn job(
+    portfolio: Uuid,
+    position: u64,
+    token: Uuid,
+    plan: &EditPlan,
+    version: ApiVersion,
+    now: DateTime<Utc>,
+) -> Result<Job, String> {
+    let update: TokenUpdate = plan.update.clone().expect("a change has an update");
+    let body = match version {
+        ApiVersion::V2 => update.to_request_v2(now).map(|body| serde_json::to_value(&body)),
+        _ => update.to_request(now).map(|body| serde_json::to_value(&body)),
+    }
+    .map_err(|err| format!("token {token}: {err}"))?
+    .expect("the generated body always serializes");
+    let mut input = json!({"portfolio": portfolio, "token": token});
+    if let (Some(line), Value::Object(fields)) = (input.as_object_mut(), &body) {
+        line.extend(fields.clone());
+    }
+    let raw = |value: &Value| serde_json::value::to_raw_value(value).expect("JSON always serializes");
+    Ok(Job {
+        line: position,
+        portfolio,
+        token,
+        update,
+        body: raw(&body),
+        input: raw(&input),
+    })
+}
+
+/// The changes as JSON: one object per field.
+pub(crate) fn changes_json(changes: &[FieldChange]) -> Value {
+    json!(changes
+        .iter()
+        .map(|change| json!({"field": change.field, "from": change.from, "to": change.to}))
+        .collect::<Vec<_>>())
+}
