@@ -144,6 +144,32 @@ async fn a_plan_prints_each_change_and_sends_nothing_but_the_list() {
         .collect();
     assert_eq!(lines[0]["action"], "unchanged");
     assert_eq!(lines[1]["plan"]["change"], 0);
+
+    // A token named twice is one token; one the portfolio does not have is missing (exit 3), nothing sent.
+    let absent = Uuid::from_u128(0xdead).to_string();
+    let token = id(0).to_string();
+    let args = [
+        "--token",
+        &token,
+        "--token",
+        &token,
+        "--token",
+        &absent,
+        "--add-ip",
+        "198.51.100.9",
+    ];
+    let missing = edit(&server.base_url(), &args).await;
+    assert_eq!(missing.status.code(), Some(3), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains(&format!("token {absent} is not in agent-portfolio")),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(
+        patched(&server),
+        [id(0)],
+        "the present token once, the missing one never"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

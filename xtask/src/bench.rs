@@ -32,6 +32,8 @@
 //! | `apply_requests_over_least` | requests `etoro-token apply` sent for 10,000 tokens of which 20% differ / (1 list + 1 PATCH per differing token) | ≤ 1.0 |
 //! | `apply_elapsed_over_least` | apply's elapsed time / the least possible for those requests under the mock's quota (1000/5s) | ≤ 1.10 |
 //! | `apply_speedup_over_naive` | naive `update --from` of the same desired state (a sample, scaled) / apply, elapsed (context) | — |
+//! | `edit_requests_over_least` | requests `etoro-token edit --all --add-ip` sent for 10,000 tokens of which 10% already allow the address / (2 list + 1 PATCH per token lacking it) | ≤ 1.0 |
+//! | `edit_elapsed_over_least` | edit's elapsed time / the least possible for those requests under the mock's quota (1000/5s) | ≤ 1.10 |
 //! | `hostile_quota_requests_first_minute` | requests `update --from` (100 lines, concurrency 8) sends in 60 s to a server that answers every request 429 without hints (a count) | ≤ 10 |
 
 use std::fmt::{self, Write as _};

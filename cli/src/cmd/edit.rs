@@ -340,7 +340,7 @@ fn edit_of(args: &EditArgs, now: DateTime<Utc>) -> Result<TokenEdit, String> {
 }
 
 /// The flags behind a field the library names.
-fn flag_of(field: &str) -> String {
+pub(crate) fn flag_of(field: &str) -> String {
     let flags: Vec<&str> = field
         .split(", ")
         .map(|field| match field {

@@ -7,7 +7,7 @@ use etoro_client::{Client, EditPlan, FieldChange};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::cmd::edit::{changes_json, Selected, Verdict};
+use crate::cmd::edit::{changes_json, flag_of, Selected, Verdict};
 use crate::exit::Exit;
 use crate::{output, report_error};
 
@@ -44,7 +44,7 @@ pub(crate) fn print_plan(portfolio: Uuid, selection: &[Selected], as_json: bool)
             }
             Verdict::Refused(err) => {
                 refused += 1;
-                let message = format!("{}: {}", err.field, err.rule);
+                let message = format!("{}: {}", flag_of(&err.field), err.rule);
                 let lines = vec![format!(
                     "! token {} of agent-portfolio {portfolio}: refused: {message}",
                     selected.token

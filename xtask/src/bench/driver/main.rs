@@ -8,12 +8,14 @@
 //! `xtask-bench probe wrapper|reqwest|hyper mock|bare N CONCURRENCY` runs one workload alone, to profile it
 //! (`perf record -g target/release/xtask-bench probe ...`);
 //! `xtask-bench quota LINES --cli PATH --out DIR` runs the quota measurement alone, and
-//! `xtask-bench hostile --cli PATH --out DIR` the hostile-quota one (a minute); with the options `cargo xtask
+//! `xtask-bench hostile --cli PATH --out DIR` the hostile-quota one (a minute), and `xtask-bench edit TOKENS
+//! --cli PATH` the edit one; with the options `cargo xtask
 //! bench` passes, `--only STEP` runs one step (`bulk`, `apply`, `hostile`, ...) and `--bulk-lines N` sizes the bulk
 //! file.
 
 mod apply;
 mod clients;
+mod edit;
 mod hostile;
 mod procs;
 mod quota;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Some("probe") => probe(&args[1..]),
         Some("quota") => quota::quota_main(&args[1..]),
         Some("hostile") => hostile::hostile_main(&args[1..]),
+        Some("edit") => edit::edit_main(&args[1..]),
         _ => Options::parse(&args).and_then(run),
     };
     match result {
@@ -63,7 +66,7 @@ struct Options {
     python: Result<PathBuf, String>,
     quick: bool,
     build_seconds: f64,
-    /// `--only STEP`: run one step (sequential, concurrent, bulk, oneshot, regen, quota, apply), for a change that
+    /// `--only STEP`: run one step (sequential, concurrent, bulk, oneshot, regen, quota, apply, hostile, edit), for a
     /// touches only what it measures.
     only: Option<String>,
     /// `--bulk-lines N`: the bulk step's file size instead of the plan's (peak RSS at another size).
@@ -274,31 +277,31 @@ fn run(options: Options) -> Result<(), String> {
 
     let step = |name: &str| eprintln!("bench: {name} ({:.0} s so far)", started.elapsed().as_secs_f64());
     if wanted("sequential") {
-        step("1/8 sequential per-request overhead");
+        step("1/9 sequential per-request overhead");
         sequential(&servers, &client_rt, &wire, plan, &mut report)?;
     }
     if wanted("concurrent") {
-        step("2/8 concurrent throughput");
+        step("2/9 concurrent throughput");
         concurrent(&servers, &client_rt, &wire, plan, &mut report)?;
     }
     if wanted("bulk") {
-        step("3/8 bulk from a file");
+        step("3/9 bulk from a file");
         bulk(&servers, &options, &wire, plan, &mut report)?;
     }
     if wanted("oneshot") {
-        step("4/8 one-shot latency");
+        step("4/9 one-shot latency");
         oneshot(&servers, &options, &wire, plan, &mut report)?;
     }
     if wanted("regen") {
-        step("5/8 regen");
+        step("5/9 regen");
         regen(&options, plan, &mut report)?;
     }
     if wanted("quota") {
-        step("6/8 quota efficiency");
+        step("6/9 quota efficiency");
         quota::quota(&servers, &options.cli, &options.out, plan.quota_lines, &mut report)?;
     }
     if wanted("apply") {
-        step("7/8 apply against naive bulk");
+        step("7/9 apply against naive bulk");
         apply::apply(
             &servers,
             &options.cli,
@@ -309,8 +312,12 @@ fn run(options: Options) -> Result<(), String> {
         )?;
     }
     if wanted("hostile") {
-        step("8/8 hostile quota (a minute)");
+        step("8/9 hostile quota (a minute)");
         hostile::hostile(&servers, &options.cli, &options.out, &mut report)?;
+    }
+    if wanted("edit") {
+        step("9/9 edit: add an address to every token");
+        edit::edit(&servers, &options.cli, plan.apply_tokens, &mut report)?;
     }
     drop(client_rt);
     drop(servers);
