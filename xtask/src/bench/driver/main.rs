@@ -66,8 +66,8 @@ struct Options {
     python: Result<PathBuf, String>,
     quick: bool,
     build_seconds: f64,
-    /// `--only STEP`: run one step (sequential, concurrent, bulk, oneshot, regen, quota, apply, hostile, edit), for a
-    /// touches only what it measures.
+    /// `--only STEP`: run one step (sequential, concurrent, bulk, oneshot, regen, quota, apply, hostile, edit),
+    /// for a change that touches only what it measures.
     only: Option<String>,
     /// `--bulk-lines N`: the bulk step's file size instead of the plan's (peak RSS at another size).
     bulk_lines: Option<usize>,
