@@ -321,6 +321,11 @@ async fn a_second_writer_between_our_patch_and_the_reread_is_a_conflict() {
     assert_eq!(conflicts[0]["token"], id(0).to_string());
     assert_eq!(conflicts[0]["ours"][0]["value"], "198.51.100.9, 203.0.113.1");
     assert_eq!(conflicts[0]["found"][0]["value"], "192.0.2.77");
+    // The last object gives machines the read-back and the final code (the engine's summary came before it).
+    let last: Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+    assert_eq!(last["check"]["checked"], 2);
+    assert_eq!(last["check"]["conflicts"], 1);
+    assert_eq!(last["check"]["exitCode"], 7);
     // Not written again: the second writer's state stands, and each token had one PATCH of ours.
     assert_eq!(stored(&server, 0).ips_whitelist, Some(vec![ip("192.0.2.77")]));
     assert_eq!(patched(&server).len(), 3, "ours twice, theirs once");
@@ -388,4 +393,42 @@ async fn a_run_killed_halfway_resumes_with_its_journal_without_extending_twice()
             "token {i} extended exactly once"
         );
     }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_the_read_back_ends_it_at_once_and_says_what_was_not_checked() {
+    let server = mock(vec![seed(2, &[], in_days(10))], None).await;
+    let proxy = Proxy::start(server.addr()).await;
+    // The re-read is held, and its attempt would wait a minute.
+    proxy.on("GET", "agent-portfolios", Action::Forward, 1);
+    proxy.on("GET", "agent-portfolios", Action::Hold, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let portfolio = portfolio_id().to_string();
+    let mut cmd = etoro_token(dir.path());
+    cmd.args(["edit", "--base-url", &proxy.base_url(), "--portfolio", &portfolio]);
+    cmd.args(["--all", "--add-ip", "198.51.100.9", "--timeout", "60s"]);
+    let child = cmd.spawn().unwrap();
+    proxy.until_held(1).await;
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    let sent = tokio::time::Instant::now();
+    // SAFETY: a plain kill(2) on the child this test spawned and still holds.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the read-back ignored Ctrl-C")
+        .unwrap();
+
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "ended at once: {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("interrupted (SIGINT) while reading the 2 updated token(s) back"),
+        "{said}"
+    );
+    assert_eq!(patched(&server).len(), 2, "the updates were made");
 }

@@ -27,7 +27,7 @@
 
 mod from_file;
 pub mod input;
-mod interrupt;
+pub mod interrupt;
 pub mod journal;
 mod lines;
 mod occurrence;

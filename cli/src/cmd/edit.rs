@@ -316,7 +316,16 @@ pub async fn run(args: EditArgs) -> Exit {
         std::process::exit(signal.exit_code());
     }
     let checked = edit_check::check(client, args.portfolio, &summary.updated_tokens, &plans, args.json).await;
-    summary.exit.max(checked)
+    let exit = summary.exit.max(checked.exit);
+    // The engine's summary came before the read-back: for machines, the read-back's counts and the final code.
+    if args.json && !summary.updated_tokens.is_empty() {
+        let check =
+            json!({"check": {"checked": checked.checked, "conflicts": checked.conflicts, "exitCode": exit as i32}});
+        if let Err(io) = output::line(&check.to_string()) {
+            return exit.max(io);
+        }
+    }
+    exit
 }
 
 /// The edit the flags describe, checked before anything is read or sent.

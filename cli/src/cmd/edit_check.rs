@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use etoro_client::{Client, EditPlan, FieldChange};
+use etoro_client::{CancellationToken, Client, EditPlan, FieldChange};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::bulk::interrupt::{Interrupt, Signal};
 use crate::cmd::edit::{changes_json, flag_of, Selected, Verdict};
 use crate::exit::Exit;
 use crate::{output, report_error};
@@ -121,25 +122,60 @@ pub(crate) fn report_unchanged(
     Ok(())
 }
 
+/// How the read-back ended.
+pub(crate) struct Checked {
+    /// 0, 7 for a conflict, or the exit code of a failed read-back.
+    pub exit: Exit,
+    /// How many updated tokens were read back, and how many of them differ.
+    pub checked: usize,
+    pub conflicts: usize,
+}
+
 /// Reads the tokens again and compares every updated one with what was sent: one that differs (or is gone) was
 /// written by someone else after our listing; it is reported with both states and not written again (exit 7).
+/// Ctrl-C or SIGTERM ends the read-back at once (the process exits 130 or 143, saying what was not checked).
 pub(crate) async fn check(
     client: &Client,
     portfolio: Uuid,
     updated: &[(Uuid, Uuid)],
     plans: &HashMap<Uuid, EditPlan>,
     as_json: bool,
-) -> Exit {
+) -> Checked {
+    let mut checked = Checked {
+        exit: Exit::Success,
+        checked: 0,
+        conflicts: 0,
+    };
     if updated.is_empty() {
-        return Exit::Success;
+        return checked;
     }
-    let listing = match client.list_agent_portfolios().await {
+    let stop = CancellationToken::new();
+    let interrupt = Interrupt::listen(
+        stop.clone(),
+        "The updates were made; they were not read back.".to_owned(),
+    );
+    let listing = tokio::select! {
+        listing = client.list_agent_portfolios() => listing,
+        () = stop.cancelled() => {
+            let signal = interrupt.as_ref().ok().and_then(Interrupt::received).unwrap_or(Signal::Interrupt);
+            output::note(&format!(
+                "interrupted ({}) while reading the {} updated token(s) back: they were updated, but not checked for \
+                 writes by someone else; check them with `etoro-token list`",
+                signal.name(),
+                updated.len()
+            ));
+            std::process::exit(signal.exit_code());
+        }
+    };
+    drop(interrupt);
+    let listing = match listing {
         Ok(listing) => listing,
         Err(err) => {
             output::note(
                 "error: the tokens were updated, but reading them back to check for writes by someone else failed:",
             );
-            return report_error(&err, as_json);
+            checked.exit = report_error(&err, as_json);
+            return checked;
         }
     };
     let tokens: HashMap<Uuid, _> = listing
@@ -148,16 +184,16 @@ pub(crate) async fn check(
         .flat_map(|listed| listed.tokens)
         .map(|token| (token.id, token))
         .collect();
-    let mut conflicts = 0u64;
     for (_, token) in updated {
         let Some(plan) = plans.get(token) else {
             continue;
         };
         let found: Option<Vec<FieldChange>> = tokens.get(token).map(|reread| plan.conflicts(reread));
+        checked.checked += 1;
         if found.as_ref().is_some_and(Vec::is_empty) {
             continue;
         }
-        conflicts += 1;
+        checked.conflicts += 1;
         let printed = if as_json {
             let side = |ours: bool| {
                 found.as_ref().map(|changes| {
@@ -194,14 +230,16 @@ pub(crate) async fn check(
             Ok(())
         };
         if let Err(exit) = printed {
-            return exit;
+            checked.exit = exit;
+            return checked;
         }
     }
-    if conflicts == 0 {
-        return Exit::Success;
+    if checked.conflicts > 0 {
+        output::note(&format!(
+            "{} token(s) read back differently from what was sent (exit 7): check them with `etoro-token list`",
+            checked.conflicts
+        ));
+        checked.exit = Exit::Conflict;
     }
-    output::note(&format!(
-        "{conflicts} token(s) read back differently from what was sent (exit 7): check them with `etoro-token list`"
-    ));
-    Exit::Conflict
+    checked
 }
