@@ -239,6 +239,21 @@ async fn bad_flags_are_refused_before_anything_is_sent() {
     let clap_refused = edit(&server.base_url(), &["--all", "--extend", "1d", "--expires-in", "2d"]).await;
     assert_eq!(clap_refused.status.code(), Some(2));
     assert_eq!(server.request_count(), 0, "nothing was sent");
+
+    // A portfolio the listing does not have: exit 3 after the one list request.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = etoro_token(dir.path());
+    cmd.args([
+        "edit",
+        "--base-url",
+        &server.base_url(),
+        "--portfolio",
+        &Uuid::from_u128(7).to_string(),
+    ]);
+    let output = run(cmd.args(["--all", "--add-ip", "198.51.100.9"])).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is not in the listing"), "{}", stderr(&output));
+    assert_eq!(methods(&server), ["GET"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,12 +283,29 @@ async fn renewal_extends_only_the_tokens_expiring_soon_and_the_name_glob_narrows
 
     let output = edit(
         &server.base_url(),
-        &["--all", "--name", "bot-*", "--expiring-within", "7d", "--extend", "30d"],
+        &[
+            "--all",
+            "--name",
+            "bot-*",
+            "--expiring-within",
+            "7d",
+            "--extend",
+            "30d",
+            "--api",
+            "v2",
+        ],
     )
     .await;
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(patched(&server), [id(0)]);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.starts_with("/api/v2/")),
+        "--api v2"
+    );
     assert_eq!(stored(&server, 0).expires_at, Some(soon + chrono::Duration::days(30)));
     assert_eq!(stored(&server, 1).expires_at, Some(later));
     assert_eq!(stored(&server, 2).expires_at, Some(soon));

@@ -176,6 +176,31 @@ fn an_edit_that_breaks_a_rule_is_refused_before_any_token_is_looked_at() {
 }
 
 #[test]
+fn a_token_that_cannot_be_sent_back_whole_is_refused() {
+    let mut by_ids = token(&["198.51.100.1"], &[], None);
+    by_ids.scope_ids = vec![200];
+    let err = TokenEdit::new()
+        .add_scopes(["a:read"])
+        .apply(&by_ids, now())
+        .unwrap_err();
+    assert_eq!(err.field, "scopeNames");
+    assert!(err.rule.contains("ids only"), "{err}");
+    // An edit that leaves the scopes alone is fine on it.
+    assert!(TokenEdit::new()
+        .add_ips([ip("198.51.100.2")])
+        .apply(&by_ids, now())
+        .is_ok());
+
+    let unreadable = token(&["198.51.100.1", "not an address"], &["a:read"], None);
+    let err = TokenEdit::new()
+        .add_ips([ip("198.51.100.2")])
+        .apply(&unreadable, now())
+        .unwrap_err();
+    assert_eq!(err.field, "ipsWhitelist");
+    assert!(err.rule.contains("\"not an address\""), "{err}");
+}
+
+#[test]
 fn a_read_back_that_differs_from_what_was_sent_is_a_conflict() {
     let current = token(&["198.51.100.1"], &["a:read"], None);
     let plan = TokenEdit::new()
