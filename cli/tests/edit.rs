@@ -464,3 +464,41 @@ async fn ctrl_c_during_the_read_back_ends_it_at_once_and_says_what_was_not_check
     );
     assert_eq!(patched(&server).len(), 2, "the updates were made");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_never_hides_a_token_changed_since_the_run_it_records() {
+    let server = mock(vec![seed(2, &[], in_days(10))], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("edit.journal");
+    let portfolio = portfolio_id().to_string();
+    let args = [
+        "edit",
+        "--base-url",
+        &server.base_url(),
+        "--portfolio",
+        &portfolio,
+        "--all",
+        "--add-ip",
+        "198.51.100.9",
+        "--journal",
+    ];
+    let first = run(etoro_token(dir.path()).args(args).arg(&journal)).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    // Someone sets token 0 back to its old list; the same command with the same journal puts the address back.
+    let mut other = etoro_token(dir.path());
+    other.args(["update", "--base-url", &server.base_url(), "--portfolio", &portfolio]);
+    let reset = run(other.args(["--token", &id(0).to_string(), "--ip", "203.0.113.1"])).await;
+    assert_eq!(reset.status.code(), Some(0), "{}", stderr(&reset));
+
+    let again = run(etoro_token(dir.path()).args(args).arg(&journal)).await;
+
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let mut ips = stored(&server, 0).ips_whitelist.unwrap();
+    ips.sort();
+    assert_eq!(ips, [ip("198.51.100.9"), ip("203.0.113.1")]);
+    assert_eq!(
+        patched(&server).len(),
+        2 + 1 + 1,
+        "ours twice, theirs once, ours once more for token 0"
+    );
+}

@@ -280,8 +280,7 @@ impl Journal {
         }
     }
 
-    /// What earlier runs did to this token, in the order they started it.
-    #[cfg(test)]
+    /// What earlier runs did to this token, in the order they started it (before [`Journal::take_history`]).
     pub fn history(&self, portfolio: uuid::Uuid, token: uuid::Uuid) -> &[Entry] {
         self.history.get(&(portfolio, token)).map_or(&[], Vec::as_slice)
     }

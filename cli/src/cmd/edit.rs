@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::args::{parse_duration, parse_instant, Api, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::InvalidLine;
 use crate::bulk::journal::Journal;
-use crate::bulk::{self, setup, Desired, Job, Options};
+use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
 use crate::cmd::edit_check;
 use crate::connect::connect;
 use crate::exit::Exit;
@@ -307,10 +307,19 @@ pub async fn run(args: EditArgs) -> Exit {
         json: args.json,
         dry_run: false,
         journal,
+        // The listing just read says what changes: a journal that shows a body done must not hide a token changed
+        // since. It only gives back the request id of a send an earlier run left unfinished.
+        journal_use: JournalUse::ResumeOnly,
         desired: Some(desired),
+        expected: Some((invalid.len() + jobs.len()) as u64),
         track_updated: true,
     };
-    let summary = bulk::run(client, jobs, invalid, options).await;
+    let items = invalid
+        .into_iter()
+        .map(Item::Invalid)
+        .chain(jobs.into_iter().map(Item::Job))
+        .collect();
+    let summary = bulk::run(client, bulk::source_of(items), options).await;
     if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());
