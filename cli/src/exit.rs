@@ -57,4 +57,4 @@ Exit codes (a run with several outcomes exits with the highest):
      an answer outside the spec)
   5  local I/O failure (a file, the journal, standard output, the mock's port)
   6  apply --plan, edit --plan: changes would be made
-  7  edit: a token reads back differently from what was sent (someone else wrote it): not written again";
+  7  edit: a token reads back unlike what was sent (someone else wrote it)";

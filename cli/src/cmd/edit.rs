@@ -35,24 +35,33 @@ use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
 Examples:
-  # The agent's egress address changed, on every token of the portfolio that has the old one:
-  etoro-token edit --portfolio 3fa8... --all --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --plan
-  etoro-token edit --portfolio 3fa8... --all --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --journal edit.journal
+  # The agent's egress address changed, on every token of the portfolio:
+  etoro-token edit --portfolio 3fa8... --all \\
+      --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --plan
+  etoro-token edit --portfolio 3fa8... --all \\
+      --add-ip 198.51.100.9 --remove-ip 198.51.100.1 --journal edit.journal
 
   # Renewal: every token that expires within 7 days gets 30 more days:
-  etoro-token edit --portfolio 3fa8... --all --expiring-within 7d --extend 30d --journal renew.journal
+  etoro-token edit --portfolio 3fa8... --all --expiring-within 7d \\
+      --extend 30d --journal renew.journal
 
   # Withdraw a scope from the bots:
-  etoro-token edit --portfolio 3fa8... --all --name 'bot-*' --remove-scope etoro-public:trade.real:write";
+  etoro-token edit --portfolio 3fa8... --all --name 'bot-*' \\
+      --remove-scope etoro-public:trade.real:write";
 
 /// Where `edit`'s own help begins.
 pub const AFTER_HELP: &str = "\
-Adding an address or scope already there, or removing one absent, changes nothing; only the tokens that change
-are sent a PATCH. A token without an allow-list is usable from any address: --add-ip leaves it as it is (and says
-so). Removing a token's last address or last scope is refused for that token (exit 2, nothing sent for it).
---extend adds to the current expiry (to now, for an expired token; a token that never expires is left as it is).
-After the PATCHes, one more list request checks that every updated token reads as sent; one that does not was
-written by someone else in between: reported with both states, not written again (exit 7).";
+Adding an address or scope already there, or removing one absent, changes
+nothing; only the tokens that change are sent a PATCH. A token without an
+allow-list is usable from any address: --add-ip leaves it so (and says so).
+Removing a token's last address or last scope is refused for that token (exit
+2, nothing sent for it). --extend adds to the current expiry (to now, for an
+expired token; a token that never expires is left as it is). After the PATCHes,
+one more list request checks that every updated token reads as sent; one that
+does not was written by someone else in between: reported with both states, not
+written again (exit 7). The listing decides what is sent: a journal only
+resumes a send an earlier run left unfinished, and keeps a resumed --extend or
+--expires-in from moving an expiry twice.";
 
 /// `etoro-token edit`.
 #[derive(Debug, Args)]
@@ -133,13 +142,13 @@ pub struct EditArgs {
     #[arg(long, value_enum, default_value_t = Api::V1)]
     pub api: Api,
 
-    /// Where and how to connect.
-    #[command(flatten)]
-    pub connection: Connection,
-
     /// One JSON object per token on stdout (portfolio, token, the change, the outcome), then a summary object.
     #[arg(long)]
     pub json: bool,
+
+    /// Where and how to connect (listed after the command's own flags).
+    #[command(flatten)]
+    pub connection: Connection,
 }
 
 /// What the edit comes to on one selected token.
