@@ -145,13 +145,15 @@ where
         let (outcome, answer) = once(attempt(), call, timeout, runner.max_body)
             .instrument(tracing::debug_span!("etoro.attempt", attempt = call.attempts))
             .await;
+        if let Some(answer) = &answer {
+            // Only a rate limit holds every caller: a 429 `MaxUserTokensExceeded` is a refusal, not the quota.
+            let rate_limited = matches!(&outcome, Err(failure) if failure.error.is_rate_limited());
+            runner
+                .pacer
+                .note(rate_limited, answer.rate_limit.as_ref(), answer.retry_after);
+        }
         let failure = match outcome {
             Ok(value) => {
-                if let Some(answer) = &answer {
-                    runner
-                        .pacer
-                        .note(answer.status, answer.rate_limit.as_ref(), answer.retry_after);
-                }
                 return Ok(Success {
                     value,
                     call,
@@ -160,17 +162,6 @@ where
             }
             Err(failure) => failure,
         };
-        if let Some(answer) = &answer {
-            // A 429 `MaxUserTokensExceeded` is a refusal, not the quota: the pacer must not hold everyone for it.
-            let status = if answer.status == StatusCode::TOO_MANY_REQUESTS && !failure.error.is_rate_limited() {
-                StatusCode::CONFLICT
-            } else {
-                answer.status
-            };
-            runner
-                .pacer
-                .note(status, answer.rate_limit.as_ref(), answer.retry_after);
-        }
         let cut_short = timeout < runner.timeout && failure.error.is_timeout();
         if cut_short {
             if let Some(mut last) = last {
