@@ -6,8 +6,14 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::pacer::PauseCause;
 use crate::rate_limit::RateLimit;
+
+mod quota_wait;
+mod unexpected;
+
+use quota_wait::stopped_text;
+pub use quota_wait::QuotaWait;
+pub use unexpected::{Problem, UnexpectedResponse};
 
 /// eToro's documented `errorCode`s, to compare with [`Error::code`].
 ///
@@ -129,91 +135,6 @@ pub enum Error {
         /// The failure of the last attempt, when there was one.
         last: Option<Box<Error>>,
     },
-}
-
-/// A wait for quota longer than the call's deadline: see [`Error::QuotaWait`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct QuotaWait {
-    /// The call (`attempts` is 0 when nothing was sent).
-    pub call: CallInfo,
-    /// How much longer eToro holds every request back.
-    pub wait: Duration,
-    /// What eToro said.
-    pub cause: PauseCause,
-    /// The time the call had left to wait (its whole deadline, before the first attempt).
-    pub left: Duration,
-    /// The failure of the last attempt (say, the 429), when there was one.
-    pub last: Option<Error>,
-}
-
-impl fmt::Display for QuotaWait {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (wait, left) = (seconds(self.wait), seconds(self.left));
-        write!(f, "{}: ", self.call)?;
-        if self.call.attempts == 0 {
-            f.write_str("not sent: ")?;
-        }
-        write!(
-            f,
-            "eToro asks every request to wait {wait} for quota ({}), longer than the {left} the call's deadline \
-             leaves; not waiting",
-            self.cause
-        )?;
-        if let Some(last) = &self.last {
-            write!(f, "; the last answer: {}", answer_text(last))?;
-        }
-        if self.call.attempts > 0 {
-            write!(f, " ({})", self.call.reference())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for QuotaWait {}
-
-impl From<QuotaWait> for Error {
-    fn from(wait: QuotaWait) -> Self {
-        Error::QuotaWait(Box::new(wait))
-    }
-}
-
-/// "before it was sent" or "after N attempts, ...", for [`Error::Cancelled`].
-fn stopped_text(call: &CallInfo, last: Option<&Error>) -> String {
-    match last {
-        None if call.attempts == 0 => "before it was sent".to_owned(),
-        None => format!("({})", call.reference()),
-        Some(last) => format!(
-            "while waiting to try again; the last answer: {} ({})",
-            answer_text(last),
-            call.reference()
-        ),
-    }
-}
-
-/// What a failed attempt got, without the call it belongs to: "429 Too Many Requests: TooManyRequests: Too many
-/// requests", or the failure's own text.
-fn answer_text(error: &Error) -> String {
-    match error {
-        Error::Api(api) => {
-            let mut text = api.status.to_string();
-            for part in [&api.error_code, &api.error_message].into_iter().flatten() {
-                text.push_str(": ");
-                text.push_str(part);
-            }
-            text
-        }
-        other => other.to_string(),
-    }
-}
-
-/// A wait as people read it: "0.5 s", "59 s", "8640000000 s".
-fn seconds(duration: Duration) -> String {
-    if duration < Duration::from_secs(10) {
-        format!("{:.1} s", duration.as_secs_f64())
-    } else {
-        format!("{} s", duration.as_secs() + u64::from(duration.subsec_nanos() > 0))
-    }
 }
 
 impl Error {
@@ -596,69 +517,6 @@ impl std::error::Error for ApiError {}
 impl From<ApiError> for Error {
     fn from(api: ApiError) -> Self {
         Error::Api(Box::new(api))
-    }
-}
-
-/// An answer outside the spec, and what was wrong with it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct UnexpectedResponse {
-    /// The call.
-    pub call: CallInfo,
-    /// The status, when one was read.
-    pub status: Option<StatusCode>,
-    /// What was wrong.
-    pub problem: Problem,
-    /// The start of the body, when it helps.
-    pub body_snippet: Option<String>,
-}
-
-/// What was wrong with an [`UnexpectedResponse`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Problem {
-    /// A success status the operation does not document (the spec says 204 for updates, for example).
-    UndocumentedStatus,
-    /// The body was longer than the client reads (`ClientBuilder::max_response_bytes`).
-    BodyTooLarge {
-        /// The most bytes the client reads.
-        limit: usize,
-    },
-    /// The success body did not decode as the spec's schema.
-    Undecodable(String),
-    /// The body decoded but lacks a field the client needs (named by its path, e.g.
-    /// `agentPortfolios[2].userTokens[0].userTokenId`).
-    MissingField(String),
-    /// The client lost track of the answer's status (a bug of this client: please report it).
-    StatusNotRecorded,
-}
-
-impl fmt::Display for UnexpectedResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: eToro answered outside the spec", self.call)?;
-        if let Some(status) = self.status {
-            write!(f, " ({status})")?;
-        }
-        match &self.problem {
-            Problem::UndocumentedStatus => f.write_str(": the spec does not document this status")?,
-            Problem::BodyTooLarge { limit } => write!(f, ": the body is larger than the {limit} bytes read")?,
-            Problem::Undecodable(error) => write!(f, ": the body does not match the spec: {error}")?,
-            Problem::MissingField(field) => write!(f, ": the body lacks `{field}`")?,
-            Problem::StatusNotRecorded => f.write_str(": its status was not recorded (a bug of this client)")?,
-        }
-        if let Some(snippet) = &self.body_snippet {
-            write!(f, " (body: {snippet:?})")?;
-        }
-        f.write_str(unknown_outcome(&self.call, true))?;
-        write!(f, " ({})", self.call.reference())
-    }
-}
-
-impl std::error::Error for UnexpectedResponse {}
-
-impl From<UnexpectedResponse> for Error {
-    fn from(unexpected: UnexpectedResponse) -> Self {
-        Error::UnexpectedResponse(Box::new(unexpected))
     }
 }
 
