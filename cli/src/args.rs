@@ -205,6 +205,24 @@ impl UpdateArgs {
     }
 }
 
+/// The flags of the commands that decide from a listing what to update (`apply`, `edit`): their journal and pace.
+/// Each such command has a `--plan`, which a journal conflicts with.
+#[derive(Debug, Args)]
+pub struct BulkRun {
+    /// Record every result here (JSONL); a re-run with the same journal resumes.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    pub journal: Option<PathBuf>,
+
+    /// How many tokens may be updated at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+
+    /// At most this many requests per minute [default: 60 against the real API, eToro's quota per user key; no
+    /// limit of its own against --mock or a loopback --base-url].
+    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+}
+
 /// The flags every command that talks to eToro shares, listed after each command's own.
 #[derive(Debug, Args)]
 #[command(next_help_heading = COMMON_OPTIONS)]

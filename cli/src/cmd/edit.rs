@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,7 +23,7 @@ use etoro_client::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::args::{parse_duration, parse_instant, Api, Connection, CREDENTIALS_HELP};
+use crate::args::{parse_duration, parse_instant, Api, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::InvalidLine;
 use crate::bulk::journal::Journal;
 use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
@@ -125,18 +124,9 @@ pub struct EditArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Record every result here (JSONL); a re-run with the same journal resumes.
-    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
-    pub journal: Option<PathBuf>,
-
-    /// How many tokens may be updated at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: Option<u16>,
-
-    /// At most this many requests per minute [default: 60 against the real API, eToro's quota per user key; no
-    /// limit of its own against --mock or a loopback --base-url].
-    #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate: Option<u32>,
+    /// The journal and the pace of the updates it sends.
+    #[command(flatten)]
+    pub run: BulkRun,
 
     /// Which update endpoint to call: v1 (the default) or v2.
     #[arg(long, value_enum, default_value_t = Api::V1)]
@@ -183,13 +173,13 @@ pub async fn run(args: EditArgs) -> Exit {
         Ok(glob) => glob.map(|glob| glob.compile_matcher()),
         Err(err) => return output::fail(&format!("--name: {err}"), Exit::Invalid),
     };
-    let journal = match setup::open_journal(args.journal.as_deref(), false) {
+    let journal = match setup::open_journal(args.run.journal.as_deref(), false) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
     };
     let version: ApiVersion = args.api.into();
     let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
-    let pacer = setup::pacer(args.rate, &args.connection);
+    let pacer = setup::pacer(args.run.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,
         Err((message, exit)) => return output::fail(&message, exit),
@@ -312,7 +302,7 @@ pub async fn run(args: EditArgs) -> Exit {
         }
     }
     let options = Options {
-        concurrency: usize::from(args.concurrency.unwrap_or(setup::DEFAULT_CONCURRENCY)),
+        concurrency: usize::from(args.run.concurrency.unwrap_or(setup::DEFAULT_CONCURRENCY)),
         json: args.json,
         dry_run: false,
         journal,
