@@ -1,7 +1,6 @@
 //! What the `tokens_*` tests share: the binary with test credentials, a closed-world mock, and a raw HTTP proxy on
 //! 127.0.0.1 in front of it that sees every answer (so a test knows every secret eToro handed out) and can lose
 //! an answer, hold a request forever (so the test can kill the process at a precise step) or drop a connection.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

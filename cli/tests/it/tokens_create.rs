@@ -1,14 +1,12 @@
 //! `etoro-token create`: the secret goes once to stdout or a new secret file and nowhere else; refusals send
 //! nothing; a secret that cannot be stored after the create is reported loudly.
 
-mod tokens_support;
-
 use std::process::{Output, Stdio};
 
+use crate::support::tokens::*;
 use etoro_mock::MockServer;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokens_support::*;
 
 struct Setup {
     dir: TempDir,

@@ -1,16 +1,14 @@
 //! `etoro-token edit`: incremental edits against the stateful mock (closed world, seeded), whose request record
 //! and store are the evidence; a proxy in front of it lets a second writer in between our PATCH and our re-read.
 
-mod tokens_support;
-
 use std::net::Ipv4Addr;
 use std::process::Output;
 use std::time::Duration;
 
+use crate::support::tokens::{etoro_token, mock, portfolio_id, run, stderr, stdout, tokens, Action, Proxy};
 use chrono::{DateTime, SubsecRound, Utc};
 use etoro_mock::{MockServer, Portfolio, Token};
 use serde_json::Value;
-use tokens_support::{etoro_token, mock, portfolio_id, run, stderr, stdout, tokens, Action, Proxy};
 use uuid::Uuid;
 
 const READ: &str = "etoro-public:trade.real:read";

@@ -1,9 +1,7 @@
 //! `etoro-token revoke`: asks on a terminal (showing the token's name), needs `--yes` without one, and reports a
 //! token that an earlier, unanswered attempt revoked as already gone.
 
-mod tokens_support;
-
-use tokens_support::*;
+use crate::support::tokens::*;
 
 fn revoke(base_url: &str, dir: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
     let mut cmd = etoro_token(dir);

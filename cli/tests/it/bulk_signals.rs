@@ -3,13 +3,11 @@
 
 #![cfg(unix)]
 
-mod bulk_support;
-
 use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::{Faults, MockConfig, MockServer};
 use serde_json::Value;
 

@@ -1,8 +1,6 @@
 //! What the bulk tests share: input files, the binary with test credentials, reading journals, a scripted HTTP
 //! server on 127.0.0.1.
 
-#![allow(dead_code)] // Each test binary uses its own part of this module.
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,12 +1,10 @@
 //! `etoro-token list`: the table marks expired and soon expiring tokens with a word, escapes names from the
 //! network, shows deprecated scope ids as ids; `--json` is one object per token a line.
 
-mod tokens_support;
-
+use crate::support::tokens::*;
 use chrono::{Duration, Utc};
 use etoro_mock::{Portfolio, Token};
 use serde_json::Value;
-use tokens_support::*;
 use uuid::Uuid;
 
 /// A name that would recolour the terminal, forge a line, reorder the row (U+202E), break it (U+2028, NEL) and

@@ -1,13 +1,11 @@
 //! One pace for every attempt of a bulk run: `--rate` spaces retries too, a 429 holds every worker until its
 //! `Retry-After`, a line waits for quota instead of failing, up to `--deadline`.
 
-mod bulk_support;
-
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::{MockConfig, Quota};
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! The bulk journal: resumes that re-send nothing done and nothing under a new request id, keyed by the input
 //! itself; one run at a time; regular files only; cut records tolerated; a failed write stops the run.
 
-mod bulk_support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::{Faults, MockConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;

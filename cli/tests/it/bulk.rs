@@ -1,13 +1,11 @@
 //! `etoro-token update --from FILE.jsonl`: every line accounted for, the order of each token's lines kept, bad
 //! lines refused one by one, results and exit codes as documented.
 
-mod bulk_support;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::{Faults, MockConfig};
 use serde_json::{json, Value};
 use uuid::Uuid;

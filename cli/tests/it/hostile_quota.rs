@@ -3,12 +3,10 @@
 //! once, the rest resumable), `Retry-After: 0` (no flood), and a signal while lines wait for quota (the run ends
 //! at once).
 
-mod bulk_support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::{MockConfig, Portfolio, Quota, Token, World};
 use serde_json::{json, Value};
 use uuid::Uuid;

@@ -3,11 +3,9 @@
 
 #![cfg(unix)]
 
-mod bulk_support;
-
 use std::process::{Command, Stdio};
 
-use bulk_support::*;
+use crate::support::bulk::*;
 use etoro_mock::MockConfig;
 use serde_json::json;
 use uuid::Uuid;

@@ -3,16 +3,14 @@
 //! revoked, or stops (exit 3) naming the token it will not touch; the secret appears nowhere but where it was
 //! sent. The library's own tests (`tests/tests/it/rotation.rs`) crash it at every save of its state.
 
-mod tokens_support;
-
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
+use crate::support::tokens::*;
 use chrono::{Duration, Utc};
 use etoro_mock::{MockServer, Portfolio, Token};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokens_support::*;
 use uuid::Uuid;
 
 /// The README token's default new name.
