@@ -3,9 +3,9 @@
 
 use etoro_client::{ApiVersion, Client, Credentials, Error, Pacer, RetryPolicy};
 
-use crate::args::Connection;
 use crate::credentials;
 use crate::exit::Exit;
+use crate::options::Connection;
 
 /// The embedded mock; without the `mock` feature, a type with no value.
 #[cfg(feature = "mock")]

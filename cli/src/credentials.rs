@@ -3,7 +3,7 @@
 
 use etoro_client::{CredentialKind, Credentials, Error};
 
-use crate::args::AuthKind;
+use crate::options::AuthKind;
 
 /// Picks the credentials from the environment (`--auth` chooses when both kinds are set), or explains what is
 /// missing. The message names variables, never their values.

@@ -10,17 +10,17 @@ mod exit;
 mod file_roles;
 #[cfg(feature = "mock")]
 mod mock;
+mod options;
 mod output;
 mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::field::MakeExt as _;
 
 use args::{Cli, Command};
-use exit::{exit_for, Exit};
-use report::Report;
+use exit::Exit;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2, the documented code for "invalid input or usage".
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             Command::Create(args) => cmd::create::run(args).await.into(),
             Command::Revoke(args) => cmd::revoke::run(args).await.into(),
             Command::Rotate(args) => cmd::rotate::run(args).await.into(),
-            Command::Completions(args) => cmd::completions::run(&args).into(),
+            Command::Completions(args) => cmd::completions::run(&args, Cli::command()).into(),
             #[cfg(feature = "mock")]
             Command::Mock(args) => mock::run(args).await,
         }
@@ -84,16 +84,4 @@ fn init_logging(verbose: u8) {
 fn env_filter_or(default: &str) -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
-}
-
-/// Reports a failed call: a JSON report on stdout with `--json`, else one escaped line on stderr. Returns the exit
-/// code it deserves (or 5 when stdout cannot be written).
-pub fn report_error(err: &etoro_client::Error, as_json: bool) -> Exit {
-    let printed = if as_json {
-        output::line(&Report::failed(err).to_json())
-    } else {
-        output::note(&format!("error: {err}"));
-        Ok(())
-    };
-    exit_for(err).max(printed.err().unwrap_or(Exit::Success))
 }

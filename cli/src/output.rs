@@ -10,6 +10,9 @@
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use etoro_client::PreparedRequest;
+use serde_json::{json, Map, Value};
+
 use crate::exit::Exit;
 
 /// What is known of standard output: writable so far, closed by its reader, or failed (full, an I/O error).
@@ -75,6 +78,22 @@ fn terminated(text: &str) -> String {
 /// The one escaping rule for text from the network (controls, format characters such as bidi overrides and
 /// zero-width spaces, line and paragraph separators, as `\uXXXX`): see [`etoro_escape`].
 pub use etoro_escape::escape;
+
+/// Prints a dry-run request: as a JSON object, or as a `curl` command to paste into a ticket.
+pub fn print_prepared(request: &PreparedRequest, as_json: bool) -> Result<(), Exit> {
+    if as_json {
+        let headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::String(request.body.clone()));
+        let shown =
+            json!({ "dryRun": true, "method": request.method, "url": request.url, "headers": headers, "body": body });
+        return line(&shown.to_string());
+    }
+    request.to_string().lines().try_for_each(line)
+}
 
 #[cfg(test)]
 mod tests {

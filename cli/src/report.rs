@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::exit::{exit_for, Exit};
+use crate::output;
 
 /// One result.
 #[derive(Debug, Default, Serialize)]
@@ -103,4 +104,15 @@ pub fn outcome_of(err: &Error) -> &'static str {
         Exit::Refused => "refused",
         _ => "failed",
     }
+}
+/// Reports a failed call: a JSON report on stdout with `--json`, else one escaped line on stderr. Returns the exit
+/// code it deserves (or 5 when stdout cannot be written).
+pub fn report_error(err: &etoro_client::Error, as_json: bool) -> Exit {
+    let printed = if as_json {
+        output::line(&Report::failed(err).to_json())
+    } else {
+        output::note(&format!("error: {err}"));
+        Ok(())
+    };
+    exit_for(err).max(printed.err().unwrap_or(Exit::Success))
 }

@@ -11,20 +11,41 @@ use super::input::{self, InvalidLine, MAX_LINE_BYTES};
 use super::lines::BoundedLines;
 use super::setup::{self, DEFAULT_CONCURRENCY};
 use super::{Item, Job, JournalUse, Options, Stop, READ_AHEAD};
-use crate::args::UpdateArgs;
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
+use crate::options::{Api, Connection};
 use crate::output;
 
+/// What `update --from` asks of a run: the flags that shape it.
+pub struct FromFile<'a> {
+    /// The input (`-` is standard input).
+    pub path: &'a Path,
+    /// `--journal`.
+    pub journal: Option<&'a Path>,
+    /// `--concurrency` (else the default).
+    pub concurrency: Option<u16>,
+    /// `--rate` (else the default for the base URL).
+    pub rate: Option<u32>,
+    /// `--api`.
+    pub api: Api,
+    /// `--json`.
+    pub json: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// Where and how to connect.
+    pub connection: &'a Connection,
+}
+
 /// Runs `update --from path`. After a signal, the process exits here with 130 or 143.
-pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
+pub async fn update_from(args: FromFile<'_>) -> Exit {
+    let path = args.path;
     // One file, one role: checked before the journal is created, so that nothing is written into the input.
-    if let Err(message) = one_file_one_role(&[("--from", Some(path)), ("--journal", args.journal.as_deref())]) {
+    if let Err(message) = one_file_one_role(&[("--from", Some(path)), ("--journal", args.journal)]) {
         return output::fail(&message, Exit::Invalid);
     }
     // The lock next: a second run on the same journal is refused before anything is read or sent.
-    let journal = match setup::open_journal(args.journal.as_deref(), args.dry_run) {
+    let journal = match setup::open_journal(args.journal, args.dry_run) {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
     };
@@ -46,8 +67,8 @@ pub async fn update_from(args: &UpdateArgs, path: &Path) -> Exit {
     };
     let version = args.api.into();
     let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
-    let pacer = setup::pacer(args.rate, &args.connection);
-    let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
+    let pacer = setup::pacer(args.rate, args.connection);
+    let connected = match connect(args.connection, version, retry, Some(pacer)).await {
         Ok(connected) => connected,
         Err((message, exit)) => return output::fail(&message, exit),
     };

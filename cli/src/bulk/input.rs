@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::lines::{BoundedLines, Line};
-use crate::args::parse_duration;
+use crate::options::parse_duration;
 
 /// The longest line read; a longer one is invalid (and read no further).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;

@@ -50,12 +50,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::cmd::update::print_prepared;
 use crate::exit::{exit_for, Exit};
 use crate::output;
 use crate::report::Report;
 
-pub use from_file::update_from;
+pub use from_file::{update_from, FromFile};
 use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};
@@ -455,7 +454,7 @@ impl Engine<'_> {
                 if let Some(count) = self.summary.borrow_mut().would_send.as_mut() {
                     *count += 1;
                 }
-                if let Err(exit) = print_prepared(&request, self.json) {
+                if let Err(exit) = output::print_prepared(&request, self.json) {
                     self.stdout_failed.set(true);
                     self.stop_for(Stop::LocalIo, exit);
                 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use etoro_client::{Pacer, RetryPolicy};
 
 use super::journal::{Journal, OpenError};
-use crate::args::Connection;
 use crate::exit::Exit;
+use crate::options::Connection;
 
 /// eToro's documented quota: 60 requests per 60 seconds per user key, shared with every endpoint.
 const ETORO_REQUESTS_PER_MINUTE: u32 = 60;

@@ -18,14 +18,15 @@ use etoro_client::{ApiVersion, DesiredToken, FieldChange, Reconciliation, TokenU
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::args::{Api, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::{self, InputLine, InvalidLine};
 use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
+use crate::options::{Api, BulkRun, Connection, CREDENTIALS_HELP};
+use crate::output;
+use crate::report::report_error;
 use crate::report::Report;
-use crate::{output, report_error};
 
 const EXAMPLES: &str = "\
 Examples:

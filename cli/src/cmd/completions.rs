@@ -1,10 +1,9 @@
 //! `etoro-token completions <SHELL>`: the shell completion script, from clap's own description of the command
 //! line (`clap_complete`), so it never falls behind a flag.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::args::Cli;
 use crate::cmd::raw;
 use crate::exit::Exit;
 
@@ -28,15 +27,16 @@ pub struct CompletionsArgs {
 /// The binary's name, as the shells see it.
 const BIN: &str = "etoro-token";
 
-/// Prints the script on standard output.
-pub fn run(args: &CompletionsArgs) -> Exit {
-    raw::bytes(&script(args.shell)).err().unwrap_or(Exit::Success)
+/// Prints the script for `cli` (the whole command line, which `main` passes down: the commands sit below the
+/// argument tree and do not reach up into it) on standard output.
+pub fn run(args: &CompletionsArgs, mut cli: clap::Command) -> Exit {
+    raw::bytes(&script(args.shell, &mut cli)).err().unwrap_or(Exit::Success)
 }
 
 /// The completion script for `shell`.
-fn script(shell: Shell) -> Vec<u8> {
+fn script(shell: Shell, cli: &mut clap::Command) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    clap_complete::generate(shell, cli, BIN, &mut script);
     if shell == Shell::Bash {
         return bash_fixed(&String::from_utf8_lossy(&script)).into_bytes();
     }
@@ -57,7 +57,11 @@ mod tests {
 
     #[test]
     fn every_case_arm_of_the_bash_script_is_a_name_cmd_is_set_to() {
-        let script = String::from_utf8(script(Shell::Bash)).unwrap();
+        let script = String::from_utf8(script(
+            Shell::Bash,
+            &mut <crate::args::Cli as clap::CommandFactory>::command(),
+        ))
+        .unwrap();
         let set: std::collections::HashSet<&str> = script
             .lines()
             .filter_map(|line| line.trim().strip_prefix("cmd=\"")?.strip_suffix('"'))

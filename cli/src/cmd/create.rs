@@ -6,11 +6,9 @@
 //! the secret cannot be stored after eToro created the token, the token exists and nobody holds its secret: the
 //! run says so, names the token and how to revoke it, and exits 5.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::Args;
 use etoro_client::rotation::{Claim, FileError, FileSecretSink, SecretSink};
 use etoro_client::secrecy::ExposeSecret;
@@ -18,12 +16,13 @@ use etoro_client::{ApiVersion, CreatedToken, Error, NewToken};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
 use crate::cmd::flags::in_flag_terms;
 use crate::cmd::raw;
 use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
-use crate::{output, report_error};
+use crate::options::{Connection, TokenSettings, CREDENTIALS_HELP};
+use crate::output;
+use crate::report::report_error;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -41,6 +40,14 @@ Examples:
 /// `etoro-token create`.
 #[derive(Debug, Args)]
 #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{TABLE}\n\n{EXAMPLES}"))]
+#[command(mut_arg("scopes", |arg| arg.required(true).help(
+    "A scope name the token holds (repeatable, at least one), e.g. etoro-public:trade.real:read",
+)))]
+#[command(mut_arg("ips", |arg| arg.help(
+    "Allow the token from this IPv4 address only (repeatable) [default: from anywhere]",
+)))]
+#[command(mut_arg("expires_at", |arg| arg.help("Expire the token at this instant (RFC 3339) [default: never]")))]
+#[command(mut_arg("expires_in", |arg| arg.help("Expire the token this long from now (e.g. 90d, 12h)")))]
 pub struct CreateArgs {
     /// The agent-portfolio to create the token in.
     #[arg(long, value_name = "UUID")]
@@ -50,21 +57,9 @@ pub struct CreateArgs {
     #[arg(long, value_name = "NAME")]
     pub name: String,
 
-    /// A scope name the token holds (repeatable, at least one), e.g. etoro-public:trade.real:read.
-    #[arg(long = "scope", value_name = "NAME", required = true)]
-    pub scopes: Vec<String>,
-
-    /// Allow the token from this IPv4 address only (repeatable) [default: from anywhere].
-    #[arg(long = "ip", value_name = "IPV4")]
-    pub ips: Vec<Ipv4Addr>,
-
-    /// Expire the token at this instant (RFC 3339) [default: never].
-    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
-    pub expires_at: Option<DateTime<Utc>>,
-
-    /// Expire the token this long from now (e.g. 90d, 12h).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "expires_at")]
-    pub expires_in: Option<Duration>,
+    /// What the token may do, from where, until when.
+    #[command(flatten)]
+    pub settings: TokenSettings,
 
     /// Write the secret to this new file (mode 0600; refused if it exists) instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -82,14 +77,15 @@ pub struct CreateArgs {
 
 impl CreateArgs {
     fn new_token(&self) -> NewToken {
-        let mut token = NewToken::new(self.name.clone(), self.scopes.iter().cloned());
-        if !self.ips.is_empty() {
-            token = token.ips_whitelist(self.ips.iter().copied());
+        let settings = &self.settings;
+        let mut token = NewToken::new(self.name.clone(), settings.scopes.iter().cloned());
+        if !settings.ips.is_empty() {
+            token = token.ips_whitelist(settings.ips.iter().copied());
         }
-        if let Some(at) = self.expires_at {
+        if let Some(at) = settings.expires_at {
             token = token.expires_at(at);
         }
-        if let Some(after) = self.expires_in {
+        if let Some(after) = settings.expires_in {
             token = token.expires_in(after);
         }
         token

@@ -23,14 +23,15 @@ use etoro_client::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::args::{parse_duration, parse_instant, Api, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::bulk::input::InvalidLine;
 use crate::bulk::journal::Journal;
 use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
 use crate::cmd::edit_check;
 use crate::connect::connect;
 use crate::exit::Exit;
-use crate::{output, report_error};
+use crate::options::{parse_duration, parse_instant, Api, BulkRun, Connection, CREDENTIALS_HELP};
+use crate::output;
+use crate::report::report_error;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::bulk::interrupt::{Interrupt, Signal};
 use crate::cmd::edit::{changes_json, flag_of, Selected, Verdict};
 use crate::exit::Exit;
-use crate::{output, report_error};
+use crate::output;
+use crate::report::report_error;
 
 /// Prints the plan and returns its exit code: refused tokens (2) and missing ones (3) first, then 6 when
 /// something would change, else 0.

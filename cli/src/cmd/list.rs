@@ -13,11 +13,12 @@ use serde_json::json;
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
-use crate::args::{Connection, CREDENTIALS_HELP};
 use crate::cmd::raw;
 use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
-use crate::{output, report_error};
+use crate::options::{Connection, CREDENTIALS_HELP};
+use crate::output;
+use crate::report::report_error;
 
 const EXAMPLES: &str = "\
 Examples:

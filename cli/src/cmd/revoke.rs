@@ -6,11 +6,12 @@ use clap::Args;
 use etoro_client::ApiVersion;
 use uuid::Uuid;
 
-use crate::args::{Connection, CREDENTIALS_HELP};
 use crate::cmd::confirm;
 use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
-use crate::{output, report_error};
+use crate::options::{Connection, CREDENTIALS_HELP};
+use crate::output;
+use crate::report::report_error;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -5,11 +5,8 @@
 //! The state lives in `$XDG_STATE_HOME/etoro-token/rotations/` (else `~/.local/state/...`), one file per
 //! agent-portfolio and old token, so a rerun from any directory resumes it; `--state FILE` puts it elsewhere.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use clap::Args;
 use etoro_client::rotation::{
     absolute, Expiry, FileError, FileSecretSink, FileStateStore, PlanStatus, Rotated, Rotation, RotationError,
@@ -17,12 +14,12 @@ use etoro_client::rotation::{
 use etoro_client::ApiVersion;
 use uuid::Uuid;
 
-use crate::args::{parse_duration, parse_instant, Connection, CREDENTIALS_HELP};
 use crate::cmd::confirm;
 use crate::cmd::flags::in_flag_terms;
 use crate::cmd::rotation::{default_state_dir, exit_of, StdoutSink, STDOUT};
 use crate::connect::connect_for_one;
 use crate::exit::{Exit, TABLE};
+use crate::options::{Connection, TokenSettings, CREDENTIALS_HELP};
 use crate::output;
 
 const EXAMPLES: &str = "\
@@ -40,6 +37,13 @@ Examples:
 /// `etoro-token rotate`.
 #[derive(Debug, Args)]
 #[command(after_help = format!("{CREDENTIALS_HELP}\n\n{TABLE}\n\n{EXAMPLES}"))]
+#[command(mut_arg("scopes", |arg| arg.help(
+    "The new token's scope names (repeatable) [default: the old token's]. Required when the old token is \
+     listed with deprecated scope ids only: no id is mapped to a name by guessing",
+)))]
+#[command(mut_arg("ips", |arg| arg.help("The new token's IPv4 allow-list (repeatable) [default: the old token's]")))]
+#[command(mut_arg("expires_at", |arg| arg.help("The new token's expiry (RFC 3339) [default: the old token's]")))]
+#[command(mut_arg("expires_in", |arg| arg.help("The new token's expiry, this long from now (e.g. 90d)")))]
 pub struct RotateArgs {
     /// The agent-portfolio that owns the token.
     #[arg(long, value_name = "UUID")]
@@ -53,22 +57,9 @@ pub struct RotateArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
-    /// The new token's scope names (repeatable) [default: the old token's]. Required when the old token is
-    /// listed with deprecated scope ids only: no id is mapped to a name by guessing.
-    #[arg(long = "scope", value_name = "NAME")]
-    pub scopes: Vec<String>,
-
-    /// The new token's IPv4 allow-list (repeatable) [default: the old token's].
-    #[arg(long = "ip", value_name = "IPV4")]
-    pub ips: Vec<Ipv4Addr>,
-
-    /// The new token's expiry (RFC 3339) [default: the old token's].
-    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
-    pub expires_at: Option<DateTime<Utc>>,
-
-    /// The new token's expiry, this long from now (e.g. 90d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "expires_at")]
-    pub expires_in: Option<Duration>,
+    /// The new token's settings [default: the old token's].
+    #[command(flatten)]
+    pub settings: TokenSettings,
 
     /// Write the new secret to this new file (mode 0600; refused if it exists when the rotation starts) instead
     /// of standard output.
@@ -196,13 +187,14 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
     if let Some(name) = &args.name {
         rotation = rotation.name(name.clone());
     }
-    if !args.scopes.is_empty() {
-        rotation = rotation.scopes(args.scopes.iter().cloned());
+    let settings = &args.settings;
+    if !settings.scopes.is_empty() {
+        rotation = rotation.scopes(settings.scopes.iter().cloned());
     }
-    if !args.ips.is_empty() {
-        rotation = rotation.ips_whitelist(args.ips.iter().copied());
+    if !settings.ips.is_empty() {
+        rotation = rotation.ips_whitelist(settings.ips.iter().copied());
     }
-    match (args.expires_at, args.expires_in) {
+    match (settings.expires_at, settings.expires_in) {
         (Some(at), _) => rotation = rotation.expiry(Expiry::At(at)),
         (None, Some(after)) => rotation = rotation.expiry(Expiry::In(after)),
         (None, None) => {}
@@ -215,8 +207,7 @@ async fn rotate(args: &RotateArgs) -> Result<(), Exit> {
     let question = match plan.status {
         PlanStatus::Finished => "",
         PlanStatus::Resume => {
-            if !args.scopes.is_empty() || !args.ips.is_empty() || args.expires_at.is_some() || args.expires_in.is_some()
-            {
+            if args.settings.any() {
                 output::note(
                     "note: --scope, --ip, --expires-*: ignored, a resumed rotation keeps its recorded settings",
                 );

@@ -3,10 +3,11 @@
 use clap::Args;
 use etoro_client::ApiVersion;
 
-use crate::args::Connection;
 use crate::connect::connect_for_one;
 use crate::exit::Exit;
-use crate::{output, report_error};
+use crate::options::Connection;
+use crate::output;
+use crate::report::report_error;
 
 /// `etoro-token scopes`.
 #[derive(Debug, Args)]

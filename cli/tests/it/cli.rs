@@ -1,63 +1,16 @@
 //! The `etoro-token` binary, run as a user would, against mock servers on 127.0.0.1.
 
 use std::collections::HashSet;
-use std::process::Output;
-use std::time::Duration;
 
 use assert_cmd::Command;
 use etoro_mock::{Faults, MockConfig, MockServer};
 use serde_json::Value;
 
-const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
-const API_KEY: &str = "cli-test-api-key-71c2";
-const USER_KEY: &str = "cli-test-user-key-0be9";
-
-/// The binary with a clean environment holding test credentials.
-fn etoro_token() -> Command {
-    let mut cmd = Command::cargo_bin("etoro-token").unwrap();
-    cmd.env_clear()
-        .env("ETORO_API_KEY", API_KEY)
-        .env("ETORO_USER_KEY", USER_KEY)
-        .timeout(Duration::from_secs(60));
-    cmd
-}
+use crate::support::{assert_no_secret, etoro_token, mock, on_test_token, stderr, stdout, API_KEY, PORTFOLIO, TOKEN};
 
 /// `update` against `server`, for the test token, plus `extra` flags.
 fn update(server: &MockServer, extra: &[&str]) -> Command {
-    let mut cmd = etoro_token();
-    cmd.args([
-        "update",
-        "--base-url",
-        &server.base_url(),
-        "--portfolio",
-        PORTFOLIO,
-        "--token",
-        TOKEN,
-    ])
-    .args(extra);
-    cmd
-}
-
-async fn mock(config: MockConfig) -> MockServer {
-    MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_no_secret(output: &Output) {
-    for text in [stdout(output), stderr(output)] {
-        assert!(
-            !text.contains(API_KEY) && !text.contains(USER_KEY),
-            "secret in output: {text}"
-        );
-    }
+    on_test_token("update", &server.base_url(), extra)
 }
 
 #[test]

@@ -9,8 +9,7 @@ use serde_json::json;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const P: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-const T: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
+use crate::support::{PORTFOLIO as P, TOKEN as T};
 const SCOPE: &str = "etoro-public:trade.real:read";
 
 /// Where standard output goes.

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
-const P: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-const T: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
+use crate::support::{PORTFOLIO as P, TOKEN as T};
 
 fn etoro_token(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("etoro-token").unwrap();

@@ -13,13 +13,8 @@ use uuid::Uuid;
 
 /// `etoro-token ARGS --base-url URL` with test credentials.
 fn etoro_token(base_url: &str, args: &[&str]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("etoro-token").unwrap();
-    cmd.env_clear()
-        .env("ETORO_API_KEY", API_KEY)
-        .env("ETORO_USER_KEY", USER_KEY)
-        .args(args)
-        .args(["--base-url", base_url])
-        .timeout(Duration::from_secs(60));
+    let mut cmd = crate::support::etoro_token();
+    cmd.args(args).args(["--base-url", base_url]);
     cmd
 }
 

@@ -3,49 +3,16 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::Output;
-use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
-const API_KEY: &str = "hygiene-api-key-4d1c";
-const USER_KEY: &str = "hygiene-user-key-9e2a";
-
-fn etoro_token() -> Command {
-    let mut cmd = Command::cargo_bin("etoro-token").unwrap();
-    cmd.env_clear()
-        .env("ETORO_API_KEY", API_KEY)
-        .env("ETORO_USER_KEY", USER_KEY)
-        .timeout(Duration::from_secs(60));
-    cmd
-}
+use crate::support::{etoro_token, on_test_token, stderr, stdout, API_KEY, PORTFOLIO, TOKEN, USER_KEY};
 
 fn update(base_url: &str, extra: &[&str]) -> Command {
-    let mut cmd = etoro_token();
-    cmd.args([
-        "update",
-        "--base-url",
-        base_url,
-        "--portfolio",
-        PORTFOLIO,
-        "--token",
-        TOKEN,
-    ])
-    .args(extra);
-    cmd
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    on_test_token("update", base_url, extra)
 }
 
 /// A server whose every answer is `template`.

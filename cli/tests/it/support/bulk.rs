@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use etoro_mock::{MockConfig, MockServer};
+use etoro_mock::MockServer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub const API_KEY: &str = "bulk-test-api-key-5e1";
-pub const USER_KEY: &str = "bulk-test-user-key-77a";
+pub use super::{mock, stderr, stdout, API_KEY, USER_KEY};
 
 /// `count` lines for distinct tokens.
 pub fn lines(count: usize) -> Vec<Value> {
@@ -44,17 +43,10 @@ pub fn to_strings(values: &[Value]) -> Vec<String> {
     values.iter().map(Value::to_string).collect()
 }
 
-pub async fn mock(config: MockConfig) -> MockServer {
-    MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
-}
-
 /// `etoro-token update --base-url URL --from FILE` with test credentials, plus `extra`.
 pub fn bulk(base_url: &str, file: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("etoro-token").unwrap();
-    cmd.env_clear()
-        .env("ETORO_API_KEY", API_KEY)
-        .env("ETORO_USER_KEY", USER_KEY)
-        .args(["update", "--base-url", base_url, "--from"])
+    let mut cmd = super::etoro_token();
+    cmd.args(["update", "--base-url", base_url, "--from"])
         .arg(file)
         .args(extra)
         .timeout(Duration::from_secs(120));
@@ -97,14 +89,6 @@ pub async fn wait_for(within: Duration, mut ready: impl FnMut() -> bool) -> bool
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     ready()
-}
-
-pub fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-pub fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The (token path, body) of a request, and its request id and status.

@@ -15,10 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-pub const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
-pub const API_KEY: &str = "tokens-test-api-key-5d1e";
-pub const USER_KEY: &str = "tokens-test-user-key-c07a";
+pub use super::{stderr, stdout, API_KEY, PORTFOLIO, TOKEN, USER_KEY};
 
 pub fn portfolio_id() -> Uuid {
     PORTFOLIO.parse().unwrap()
@@ -76,14 +73,6 @@ pub async fn run(cmd: &mut tokio::process::Command) -> Output {
         .await
         .expect("etoro-token ran for more than a minute")
         .unwrap()
-}
-
-pub fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Fails when any of `secrets` (or a credential) appears in `text`.
