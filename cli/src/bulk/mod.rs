@@ -26,6 +26,7 @@
 //!   terminal.
 
 mod from_file;
+mod from_listing;
 pub mod input;
 pub mod interrupt;
 pub mod journal;
@@ -55,6 +56,7 @@ use crate::output;
 use crate::report::Report;
 
 pub use from_file::{update_from, FromFile};
+pub use from_listing::{run_from_listing, FromListing};
 use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::bulk::input::{self, InputLine, InvalidLine};
-use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
+use crate::bulk::{self, setup, Desired, FromListing, Job};
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
@@ -178,27 +178,14 @@ pub async fn run(args: ApplyArgs) -> Exit {
             }
         }
     }
-    let options = Options {
-        concurrency: usize::from(args.run.concurrency.unwrap_or(setup::DEFAULT_CONCURRENCY)),
+    let how = FromListing {
+        concurrency: args.run.concurrency,
         json: args.json,
-        dry_run: false,
         journal,
-        // The listing just read says what differs: a journal that shows a line done must not hide a token
-        // changed since (by `update`, the web site, another tool). It only gives back the request id of a send
-        // an earlier run left unfinished.
-        journal_use: JournalUse::ResumeOnly,
-        desired: Some(desired),
-        expected: Some((invalid.len() + jobs.len()) as u64),
+        desired,
         track_updated: false,
     };
-    // The desired state is in memory already (a token is compared with the listing, which is): the engine takes
-    // it as it takes a file, invalid lines first.
-    let items = invalid
-        .into_iter()
-        .map(Item::Invalid)
-        .chain(jobs.into_iter().map(Item::Job))
-        .collect();
-    let summary = bulk::run(client, bulk::source_of(items), options).await;
+    let summary = bulk::run_from_listing(client, invalid, jobs, how).await;
     if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());

@@ -8,7 +8,6 @@ pub mod apply;
 pub mod completions;
 pub mod create;
 pub mod edit;
-mod edit_check;
 pub mod list;
 pub mod revoke;
 pub mod rotate;

@@ -7,8 +7,8 @@ use etoro_client::{CancellationToken, Client, EditPlan, FieldChange};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::selection::{changes_json, flag_of, Selected, Verdict};
 use crate::bulk::interrupt::{Interrupt, Signal};
-use crate::cmd::edit::{changes_json, flag_of, Selected, Verdict};
 use crate::exit::Exit;
 use crate::output;
 use crate::report::report_error;

@@ -17,21 +17,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use etoro_client::{
-    ApiVersion, DesiredToken, EditPlan, ExpiryEdit, FieldChange, InvalidInput, TokenEdit, TokenUpdate, UserToken,
-};
+use etoro_client::{ApiVersion, EditPlan, ExpiryEdit, TokenEdit, TokenUpdate, UserToken};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::bulk::input::InvalidLine;
-use crate::bulk::journal::Journal;
-use crate::bulk::{self, setup, Desired, Item, Job, JournalUse, Options};
-use crate::cmd::edit_check;
+use crate::bulk::{self, setup, Desired, FromListing, Job};
+
+mod check;
+mod selection;
+
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::options::{parse_duration, parse_instant, Api, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::output;
 use crate::report::report_error;
+use selection::{flag_of, verdict, Selected, Verdict};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -142,27 +143,6 @@ pub struct EditArgs {
     pub connection: Connection,
 }
 
-/// What the edit comes to on one selected token.
-pub(crate) enum Verdict {
-    /// A PATCH to send (boxed: a plan is large, and most tokens of a selection may not change).
-    Change(Box<EditPlan>),
-    /// Nothing to change (with the notes that say why, if any).
-    Unchanged(Vec<String>),
-    /// An earlier run with this journal sent the state the token reads as now.
-    DoneBefore,
-    /// The edit breaks a rule on this token: nothing is sent for it.
-    Refused(InvalidInput),
-    /// Named by --token, absent from the listing.
-    Missing,
-}
-
-/// One selected token and its verdict; `position` numbers the selection from 1 (the engine's "line").
-pub(crate) struct Selected {
-    pub position: u64,
-    pub token: Uuid,
-    pub verdict: Verdict,
-}
-
 /// Runs `edit`.
 pub async fn run(args: EditArgs) -> Exit {
     let now = Utc::now();
@@ -243,7 +223,7 @@ pub async fn run(args: EditArgs) -> Exit {
     }
 
     if args.plan {
-        return edit_check::print_plan(args.portfolio, &selection, args.json);
+        return check::print_plan(args.portfolio, &selection, args.json);
     }
     let mut desired = Desired::default();
     let mut jobs = Vec::new();
@@ -268,12 +248,12 @@ pub async fn run(args: EditArgs) -> Exit {
             }
             Verdict::Unchanged(notes) => {
                 desired.unchanged += 1;
-                edit_check::report_unchanged(args.portfolio, selected.token, &notes, "unchanged", args.json)
+                check::report_unchanged(args.portfolio, selected.token, &notes, "unchanged", args.json)
             }
             Verdict::DoneBefore => {
                 desired.unchanged += 1;
                 let note = "the journal shows an earlier run sent the state it reads as now".to_owned();
-                edit_check::report_unchanged(args.portfolio, selected.token, &[note], "unchanged", args.json)
+                check::report_unchanged(args.portfolio, selected.token, &[note], "unchanged", args.json)
             }
             Verdict::Refused(err) => {
                 invalid.push(InvalidLine {
@@ -295,36 +275,26 @@ pub async fn run(args: EditArgs) -> Exit {
                     "refused: token {} is not in agent-portfolio {} (not sent)",
                     selected.token, args.portfolio
                 );
-                edit_check::report_unchanged(args.portfolio, selected.token, &[message], "refused", args.json)
+                check::report_unchanged(args.portfolio, selected.token, &[message], "refused", args.json)
             }
         };
         if let Err(exit) = printed {
             return exit;
         }
     }
-    let options = Options {
-        concurrency: usize::from(args.run.concurrency.unwrap_or(setup::DEFAULT_CONCURRENCY)),
+    let how = FromListing {
+        concurrency: args.run.concurrency,
         json: args.json,
-        dry_run: false,
         journal,
-        // The listing just read says what changes: a journal that shows a body done must not hide a token changed
-        // since. It only gives back the request id of a send an earlier run left unfinished.
-        journal_use: JournalUse::ResumeOnly,
-        desired: Some(desired),
-        expected: Some((invalid.len() + jobs.len()) as u64),
+        desired,
         track_updated: true,
     };
-    let items = invalid
-        .into_iter()
-        .map(Item::Invalid)
-        .chain(jobs.into_iter().map(Item::Job))
-        .collect();
-    let summary = bulk::run(client, bulk::source_of(items), options).await;
+    let summary = bulk::run_from_listing(client, invalid, jobs, how).await;
     if let Some(bulk::Stop::Signal(signal)) = summary.stopped {
         drop(connected);
         std::process::exit(signal.exit_code());
     }
-    let checked = edit_check::check(client, args.portfolio, &summary.updated_tokens, &plans, args.json).await;
+    let checked = check::check(client, args.portfolio, &summary.updated_tokens, &plans, args.json).await;
     let exit = summary.exit.max(checked.exit);
     // The engine's summary came before the read-back: for machines, the read-back's counts and the final code.
     if args.json && !summary.updated_tokens.is_empty() {
@@ -357,66 +327,6 @@ fn edit_of(args: &EditArgs, now: DateTime<Utc>) -> Result<TokenEdit, String> {
     Ok(edit)
 }
 
-/// The flags behind a field the library names.
-pub(crate) fn flag_of(field: &str) -> String {
-    let flags: Vec<&str> = field
-        .split(", ")
-        .map(|field| match field {
-            "edit" => "--add-ip, --remove-ip, --add-scope, --remove-scope, --extend, --expires-in, --expires-at",
-            "addIps" => "--add-ip",
-            "removeIps" => "--remove-ip",
-            "addScopes" => "--add-scope",
-            "removeScopes" => "--remove-scope",
-            "extend" => "--extend",
-            "expiresIn" => "--expires-in",
-            "expiresAt" => "--expires-at",
-            other => other,
-        })
-        .collect();
-    flags.join(", ")
-}
-
-/// What the edit comes to on `token`; with a journal, a relative expiry change already made by an earlier run
-/// is not made again.
-fn verdict(
-    edit: &TokenEdit,
-    token: &UserToken,
-    journal: Option<&Journal>,
-    portfolio: Uuid,
-    now: DateTime<Utc>,
-) -> Verdict {
-    if edit.is_relative() && journal.is_some_and(|journal| sent_before(journal, portfolio, token)) {
-        return Verdict::DoneBefore;
-    }
-    match edit.apply(token, now) {
-        Ok(plan) if plan.update.is_some() => Verdict::Change(Box::new(plan)),
-        Ok(plan) => Verdict::Unchanged(plan.notes),
-        Err(err) => Verdict::Refused(err),
-    }
-}
-
-/// True when the last body the journal recorded for `token` (sent, or perhaps sent) is the state it reads as.
-fn sent_before(journal: &Journal, portfolio: Uuid, token: &UserToken) -> bool {
-    let Some(last) = journal.history(portfolio, token.id).last() else {
-        return false;
-    };
-    let Ok(body) = serde_json::from_str::<etoro_client::types::UpdateUserTokenRequest>(&last.key.body) else {
-        return false;
-    };
-    let mut desired = DesiredToken::new();
-    if let Some(names) = body.scope_names {
-        desired = desired.scope_names(names.into_iter().map(String::from));
-    }
-    if let Some(ips) = body.ips_whitelist {
-        desired = desired.ips_whitelist(ips);
-    }
-    if let Some(at) = body.expires_at {
-        desired = desired.expires_at(at);
-    }
-    // Exact values only, so the instant does not matter (one long ago never finds the expiry past).
-    matches!(desired.reconcile(token, DateTime::<Utc>::UNIX_EPOCH), Ok(None))
-}
-
 /// The bulk job that sends the plan's update: its journal key is the request body in canonical form, and its
 /// recorded input a bulk line (portfolio, token, body) that `update --from` could replay.
 fn job(
@@ -447,12 +357,4 @@ fn job(
         body: raw(&body),
         input: raw(&input),
     })
-}
-
-/// The changes as JSON: one object per field.
-pub(crate) fn changes_json(changes: &[FieldChange]) -> Value {
-    json!(changes
-        .iter()
-        .map(|change| json!({"field": change.field, "from": change.from, "to": change.to}))
-        .collect::<Vec<_>>())
 }
