@@ -49,6 +49,7 @@
 
 mod body;
 mod config;
+mod documented;
 mod endpoint;
 mod error;
 mod faults;
@@ -77,6 +78,7 @@ use tokio::task::JoinHandle;
 pub use config::{
     Faults, MockConfig, World, DEFAULT_MAX_TOKENS_PER_PORTFOLIO, DEFAULT_RECORD_BYTES_LIMIT, DEFAULT_RECORD_LIMIT,
 };
+pub use documented::{documented_answers, DocumentedAnswer, Operation};
 pub use quota::{Quota, QuotaError};
 pub use record::RecordedRequest;
 pub use seed::{Portfolio, SeedError, Token};

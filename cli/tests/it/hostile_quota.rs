@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::bulk::*;
-use etoro_mock::{MockConfig, Portfolio, Quota, Token, World};
+use etoro_mock::{MockConfig, Operation, Portfolio, Quota, Token, World};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -21,78 +21,31 @@ fn etoro_token(base_url: &str, args: &[&str]) -> assert_cmd::Command {
 /// (status, errorCode, errorMessage), as eToro's documentation publishes them.
 type Answer = (u16, &'static str, &'static str);
 
-const UNAUTHORIZED: Answer = (401, "Unauthorized", "Unauthorized");
-const NO_PORTFOLIO: Answer = (404, "NotFound", "Agent-portfolio not found");
-const NO_TOKEN: Answer = (404, "NotFound", "User token not found");
-const TOO_MANY: Answer = (429, "TooManyRequests", "Too many requests");
-const GLOBAL_ERROR: Answer = (500, "UnhandledException", "Global Error");
-const NO_CHANGES: Answer = (400, "NoChangesDetected", "At least one field must be provided");
-
-/// Every command that talks to eToro, and every error answer eToro documents for its operation.
+/// Every command that talks to eToro, and every error answer eToro documents for its operation
+/// ([`etoro_mock::documented_answers`]).
 fn documented() -> Vec<(&'static str, Vec<&'static str>, Answer)> {
     let p = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
     let t = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
     let scope = "etoro-public:trade.real:read";
     let update = vec!["update", "--portfolio", p, "--token", t, "--ip", "203.0.113.7"];
-    let update_v2 = [update.clone(), vec!["--api", "v2"]].concat();
-    let revoke = vec!["revoke", "--portfolio", p, "--token", t, "--yes"];
-    let create = vec!["create", "--portfolio", p, "--name", "bot", "--scope", scope];
-    let mut table = Vec::new();
-    for answer in [
-        NO_CHANGES,
-        (
-            400,
-            "ScopeIdNotAllowed",
-            "ScopeIds contains values not in the allowed set",
-        ),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        NO_TOKEN,
-        TOO_MANY,
-        GLOBAL_ERROR,
-    ] {
-        table.push(("update", update.clone(), answer));
-    }
-    for answer in [
-        NO_CHANGES,
-        UNAUTHORIZED,
-        (403, "ScopeNameNotAllowed", "Scope name not allowed"),
-        NO_PORTFOLIO,
-        NO_TOKEN,
-        TOO_MANY,
-        GLOBAL_ERROR,
-    ] {
-        table.push(("update --api v2", update_v2.clone(), answer));
-    }
-    for answer in [
-        (400, "ValidationFailed", "Invalid agent-portfolio ID or user token ID"),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        GLOBAL_ERROR,
-    ] {
-        table.push(("revoke", revoke.clone(), answer));
-    }
-    for answer in [
-        (400, "ScopeIdsRequired", "ScopeNames is required"),
-        (
-            400,
-            "IpsWhitelistInvalidIp",
-            "IpsWhitelist contains an invalid IPv4 address",
-        ),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        (409, "UserKeyNameAlreadyExists", "UserKeyName already exists"),
-        (429, "MaxUserTokensExceeded", "Maximum number of user tokens exceeded"),
-        GLOBAL_ERROR,
-    ] {
-        table.push(("create", create.clone(), answer));
-    }
-    for (name, args) in [("list", vec!["list"]), ("scopes", vec!["scopes"])] {
-        for answer in [UNAUTHORIZED, TOO_MANY, GLOBAL_ERROR] {
-            table.push((name, args.clone(), answer));
-        }
-    }
-    table
+    etoro_mock::documented_answers()
+        .into_iter()
+        .map(|(operation, answer)| {
+            let (name, args) = match operation {
+                Operation::UpdateV1 => ("update", update.clone()),
+                Operation::UpdateV2 => ("update --api v2", [update.clone(), vec!["--api", "v2"]].concat()),
+                Operation::Revoke => ("revoke", vec!["revoke", "--portfolio", p, "--token", t, "--yes"]),
+                Operation::Create => (
+                    "create",
+                    vec!["create", "--portfolio", p, "--name", "bot", "--scope", scope],
+                ),
+                Operation::List => ("list", vec!["list"]),
+                Operation::Scopes => ("scopes", vec!["scopes"]),
+                other => panic!("no command for {other:?}"),
+            };
+            (name, args, (answer.status, answer.error_code, answer.error_message))
+        })
+        .collect()
 }
 
 #[test]

@@ -9,89 +9,20 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use etoro_client::{code, ApiVersion, Client, Error, NewToken, RetryPolicy, TokenUpdate};
+use etoro_mock::Operation as Op;
 use serde_json::json;
 
 use crate::support::*;
 
-/// The operations, as the library calls them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    UpdateV1,
-    UpdateV2,
-    Revoke,
-    Create,
-    List,
-    Scopes,
-}
-
 /// (status, errorCode, errorMessage), as eToro's documentation publishes them.
 type Answer = (u16, &'static str, &'static str);
 
-const BAD_FIELD: Answer = (400, "NoChangesDetected", "At least one field must be provided");
-const UNAUTHORIZED: Answer = (401, "Unauthorized", "Unauthorized");
-const NO_PORTFOLIO: Answer = (404, "NotFound", "Agent-portfolio not found");
-const NO_TOKEN: Answer = (404, "NotFound", "User token not found");
-const TOO_MANY: Answer = (429, "TooManyRequests", "Too many requests");
-const GLOBAL_ERROR: Answer = (500, "UnhandledException", "Global Error");
-
-/// Every documented error answer of every operation.
+/// Every documented error answer of every operation ([`etoro_mock::documented_answers`]).
 fn documented() -> Vec<(Op, Answer)> {
-    let mut table = Vec::new();
-    for answer in [
-        BAD_FIELD,
-        (
-            400,
-            "ScopeIdNotAllowed",
-            "ScopeIds contains values not in the allowed set",
-        ),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        NO_TOKEN,
-        TOO_MANY,
-        GLOBAL_ERROR,
-    ] {
-        table.push((Op::UpdateV1, answer));
-    }
-    for answer in [
-        BAD_FIELD,
-        UNAUTHORIZED,
-        (403, "ScopeNameNotAllowed", "Scope name not allowed"),
-        NO_PORTFOLIO,
-        NO_TOKEN,
-        TOO_MANY,
-        GLOBAL_ERROR,
-    ] {
-        table.push((Op::UpdateV2, answer));
-    }
-    for answer in [
-        (400, "ValidationFailed", "Invalid agent-portfolio ID or user token ID"),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        GLOBAL_ERROR,
-    ] {
-        table.push((Op::Revoke, answer));
-    }
-    for answer in [
-        (400, "ScopeIdsRequired", "ScopeNames is required"),
-        (
-            400,
-            "IpsWhitelistInvalidIp",
-            "IpsWhitelist contains an invalid IPv4 address",
-        ),
-        UNAUTHORIZED,
-        NO_PORTFOLIO,
-        (409, "UserKeyNameAlreadyExists", "UserKeyName already exists"),
-        (429, "MaxUserTokensExceeded", "Maximum number of user tokens exceeded"),
-        GLOBAL_ERROR,
-    ] {
-        table.push((Op::Create, answer));
-    }
-    for op in [Op::List, Op::Scopes] {
-        for answer in [UNAUTHORIZED, TOO_MANY, GLOBAL_ERROR] {
-            table.push((op, answer));
-        }
-    }
-    table
+    etoro_mock::documented_answers()
+        .into_iter()
+        .map(|(op, answer)| (op, (answer.status, answer.error_code, answer.error_message)))
+        .collect()
 }
 
 const ATTEMPTS: u32 = 3;
@@ -120,6 +51,7 @@ async fn call(op: Op, url: &str) -> Error {
         }
         Op::List => client.list_agent_portfolios().await.err(),
         Op::Scopes => client.allowed_scopes().await.err(),
+        other => panic!("{other:?}: a new operation; call it here"),
     };
     outcome.unwrap_or_else(|| panic!("{op:?}: an error answer came back as a success"))
 }
