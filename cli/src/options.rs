@@ -30,10 +30,15 @@ pub enum AuthKind {
     Bearer,
 }
 
-/// The flags of the commands that decide from a listing what to update (`apply`, `edit`): their journal and pace.
-/// Each such command has a `--plan`, which a journal conflicts with.
+/// The flags of the commands that decide from a listing what to update (`apply`, `edit`): the plan, the journal,
+/// the pace and the endpoint.
 #[derive(Debug, Args)]
 pub struct BulkRun {
+    /// Print what would change, token by token and field by field, and send nothing but the list request
+    /// (exit 0 when nothing would change, 6 otherwise).
+    #[arg(long)]
+    pub plan: bool,
+
     /// Record every result here (JSONL); a re-run with the same journal resumes.
     #[arg(long, value_name = "FILE", conflicts_with = "plan")]
     pub journal: Option<PathBuf>,
@@ -46,6 +51,10 @@ pub struct BulkRun {
     /// limit of its own against --mock or a loopback --base-url].
     #[arg(long, value_name = "PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
+
+    /// Which update endpoint to call: v1 (the default; scope names or deprecated ids) or v2 (scope names only).
+    #[arg(long, value_enum, default_value_t = Api::V1)]
+    pub api: Api,
 }
 
 /// A token's settings, as `update`, `create` and `rotate` take them (flattened into each). The help here is what

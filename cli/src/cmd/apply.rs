@@ -23,7 +23,7 @@ use crate::bulk::{self, setup, Desired, FromListing, Job};
 use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
-use crate::options::{Api, BulkRun, Connection, CREDENTIALS_HELP};
+use crate::options::{BulkRun, Connection, CREDENTIALS_HELP};
 use crate::output;
 use crate::report::report_error;
 use crate::report::Report;
@@ -58,17 +58,9 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE.jsonl")]
     pub from: PathBuf,
 
-    /// Print what would change, token by token and field by field, and send nothing but the list request.
-    #[arg(long)]
-    pub plan: bool,
-
-    /// The journal and the pace of the updates it sends.
+    /// The plan, the journal, the pace and the endpoint of the updates it sends.
     #[command(flatten)]
     pub run: BulkRun,
-
-    /// Which update endpoint to call: v1 (the default) or v2 (scope names only).
-    #[arg(long, value_enum, default_value_t = Api::V1)]
-    pub api: Api,
 
     /// Results (or, with --plan, the plan) as JSON objects on stdout, one a line, then a summary object.
     #[arg(long)]
@@ -102,7 +94,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
     };
-    let version: ApiVersion = args.api.into();
+    let version: ApiVersion = args.run.api.into();
     let lines = match input::open(&args.from).and_then(|reader| input::read(reader, &["validFor"])) {
         Ok(lines) => lines,
         Err(err) => return output::fail(&format!("cannot read {}: {err}", args.from.display()), Exit::LocalIo),
@@ -148,7 +140,7 @@ pub async fn run(args: ApplyArgs) -> Exit {
         verdicts.push((wanted.line, verdict));
     }
 
-    if args.plan {
+    if args.run.plan {
         return print_plan(&verdicts, &invalid, args.json);
     }
     let mut desired = Desired::default();

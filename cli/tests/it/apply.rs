@@ -12,6 +12,8 @@ use etoro_mock::{MockConfig, MockServer, Portfolio, Token, World};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::support::{methods, patched_tokens};
+
 const API_KEY: &str = "apply-test-api-key-61";
 const USER_KEY: &str = "apply-test-user-key-2f";
 
@@ -72,20 +74,6 @@ fn apply(server: &MockServer, file: &Path, extra: &[&str]) -> Command {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The methods the mock received, in order.
-fn methods(server: &MockServer) -> Vec<String> {
-    server.requests().iter().map(|request| request.method.clone()).collect()
-}
-
-fn patched_tokens(server: &MockServer) -> Vec<Uuid> {
-    server
-        .requests()
-        .iter()
-        .filter(|request| request.method == "PATCH")
-        .map(|request| request.path.rsplit('/').next().unwrap().parse().unwrap())
-        .collect()
 }
 
 fn desired(portfolio: Uuid, token: Uuid, fields: Value) -> Value {

@@ -6,6 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use crate::support::tokens::{etoro_token, mock, portfolio_id, run, stderr, stdout, tokens, Action, Proxy};
+use crate::support::{methods, patched_tokens};
 use chrono::{DateTime, SubsecRound, Utc};
 use etoro_mock::{MockServer, Portfolio, Token};
 use serde_json::Value;
@@ -52,19 +53,6 @@ async fn edit(base_url: &str, args: &[&str]) -> Output {
     run(&mut cmd).await
 }
 
-fn methods(server: &MockServer) -> Vec<String> {
-    server.requests().iter().map(|request| request.method.clone()).collect()
-}
-
-fn patched(server: &MockServer) -> Vec<Uuid> {
-    server
-        .requests()
-        .iter()
-        .filter(|request| request.method == "PATCH")
-        .map(|request| request.path.rsplit('/').next().unwrap().parse().unwrap())
-        .collect()
-}
-
 fn stored(server: &MockServer, i: usize) -> Token {
     tokens(server).into_iter().find(|token| token.id == id(i)).unwrap()
 }
@@ -76,7 +64,7 @@ async fn add_ip_on_every_token_sends_only_the_tokens_that_lack_it_and_keeps_the_
     let output = edit(&server.base_url(), &["--all", "--add-ip", "198.51.100.9"]).await;
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut sent = patched(&server);
+    let mut sent = patched_tokens(&server);
     sent.sort();
     let expected: Vec<Uuid> = (0..10).filter(|i| *i != 3).map(id).collect();
     assert_eq!(sent, expected, "one PATCH per token that changes");
@@ -164,7 +152,7 @@ async fn a_plan_prints_each_change_and_sends_nothing_but_the_list() {
         stderr(&missing)
     );
     assert_eq!(
-        patched(&server),
+        patched_tokens(&server),
         [id(0)],
         "the present token once, the missing one never"
     );
@@ -180,7 +168,7 @@ async fn removing_a_last_address_or_scope_is_refused_for_that_token_only() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("--remove-ip"), "{}", stderr(&output));
     assert!(stderr(&output).contains("last address"), "{}", stderr(&output));
-    assert_eq!(patched(&server), [id(1)], "nothing sent for the refused token");
+    assert_eq!(patched_tokens(&server), [id(1)], "nothing sent for the refused token");
     assert_eq!(stored(&server, 0).ips_whitelist, Some(vec![ip("203.0.113.1")]));
     assert_eq!(stored(&server, 1).ips_whitelist, Some(vec![ip("198.51.100.9")]));
 
@@ -191,7 +179,7 @@ async fn removing_a_last_address_or_scope_is_refused_for_that_token_only() {
     .await;
     assert_eq!(scopes.status.code(), Some(2), "{}", stderr(&scopes));
     assert!(stderr(&scopes).contains("last scope"), "{}", stderr(&scopes));
-    assert_eq!(patched(&server).len(), 1, "still only the first PATCH");
+    assert_eq!(patched_tokens(&server).len(), 1, "still only the first PATCH");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -296,7 +284,7 @@ async fn renewal_extends_only_the_tokens_expiring_soon_and_the_name_glob_narrows
     .await;
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(patched(&server), [id(0)]);
+    assert_eq!(patched_tokens(&server), [id(0)]);
     assert!(
         server
             .requests()
@@ -358,7 +346,7 @@ async fn a_second_writer_between_our_patch_and_the_reread_is_a_conflict() {
     assert_eq!(last["check"]["exitCode"], 7);
     // Not written again: the second writer's state stands, and each token had one PATCH of ours.
     assert_eq!(stored(&server, 0).ips_whitelist, Some(vec![ip("192.0.2.77")]));
-    assert_eq!(patched(&server).len(), 3, "ours twice, theirs once");
+    assert_eq!(patched_tokens(&server).len(), 3, "ours twice, theirs once");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -408,7 +396,7 @@ async fn a_run_killed_halfway_resumes_with_its_journal_without_extending_twice()
     }
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let sent_first = patched(&server).len();
+    let sent_first = patched_tokens(&server).len();
     assert!(sent_first < 6, "killed halfway, after {sent_first} PATCHes");
 
     let mut second = etoro_token(dir.path());
@@ -460,7 +448,7 @@ async fn ctrl_c_during_the_read_back_ends_it_at_once_and_says_what_was_not_check
         said.contains("interrupted (SIGINT) while reading the 2 updated token(s) back"),
         "{said}"
     );
-    assert_eq!(patched(&server).len(), 2, "the updates were made");
+    assert_eq!(patched_tokens(&server).len(), 2, "the updates were made");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -495,7 +483,7 @@ async fn a_journal_never_hides_a_token_changed_since_the_run_it_records() {
     ips.sort();
     assert_eq!(ips, [ip("198.51.100.9"), ip("203.0.113.1")]);
     assert_eq!(
-        patched(&server).len(),
+        patched_tokens(&server).len(),
         2 + 1 + 1,
         "ours twice, theirs once, ours once more for token 0"
     );

@@ -5,16 +5,8 @@ use crate::support::tokens::*;
 
 fn revoke(base_url: &str, dir: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
     let mut cmd = etoro_token(dir);
-    cmd.args([
-        "revoke",
-        "--base-url",
-        base_url,
-        "--portfolio",
-        PORTFOLIO,
-        "--token",
-        TOKEN,
-    ])
-    .args(extra);
+    cmd.args(crate::support::test_token_args("revoke", base_url))
+        .args(extra);
     cmd
 }
 

@@ -29,7 +29,7 @@ mod selection;
 
 use crate::connect::connect;
 use crate::exit::Exit;
-use crate::options::{parse_duration, parse_instant, Api, BulkRun, Connection, CREDENTIALS_HELP};
+use crate::options::{parse_duration, parse_instant, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::output;
 use crate::report::report_error;
 use selection::{flag_of, verdict, Selected, Verdict};
@@ -121,18 +121,9 @@ pub struct EditArgs {
     #[arg(long, value_name = "RFC3339", value_parser = parse_instant, group = "expiry")]
     pub expires_at: Option<DateTime<Utc>>,
 
-    /// Print what would change, token by token and field by field, and send nothing but the list request
-    /// (exit 0 when nothing would change, 6 otherwise).
-    #[arg(long)]
-    pub plan: bool,
-
-    /// The journal and the pace of the updates it sends.
+    /// The plan, the journal, the pace and the endpoint of the updates it sends.
     #[command(flatten)]
     pub run: BulkRun,
-
-    /// Which update endpoint to call: v1 (the default) or v2.
-    #[arg(long, value_enum, default_value_t = Api::V1)]
-    pub api: Api,
 
     /// One JSON object per token on stdout (portfolio, token, the change, the outcome), then a summary object.
     #[arg(long)]
@@ -158,7 +149,7 @@ pub async fn run(args: EditArgs) -> Exit {
         Ok(journal) => journal,
         Err((message, exit)) => return output::fail(&message, exit),
     };
-    let version: ApiVersion = args.api.into();
+    let version: ApiVersion = args.run.api.into();
     let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
     let pacer = setup::pacer(args.run.rate, &args.connection);
     let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
@@ -222,7 +213,7 @@ pub async fn run(args: EditArgs) -> Exit {
         output::note("no token of the agent-portfolio is selected: nothing to do");
     }
 
-    if args.plan {
+    if args.run.plan {
         return check::print_plan(args.portfolio, &selection, args.json);
     }
     let mut desired = Desired::default();

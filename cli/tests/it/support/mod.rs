@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use etoro_mock::{MockConfig, MockServer};
+use uuid::Uuid;
 
 /// The README's agent-portfolio and token.
 pub const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -28,10 +29,9 @@ pub fn etoro_token() -> Command {
     cmd
 }
 
-/// `etoro-token COMMAND --base-url URL --portfolio P --token T` plus `extra`, for the test token.
-pub fn on_test_token(command: &str, base_url: &str, extra: &[&str]) -> Command {
-    let mut cmd = etoro_token();
-    cmd.args([
+/// `COMMAND --base-url URL --portfolio P --token T`: a command on the test token.
+pub fn test_token_args<'a>(command: &'a str, base_url: &'a str) -> [&'a str; 7] {
+    [
         command,
         "--base-url",
         base_url,
@@ -39,8 +39,13 @@ pub fn on_test_token(command: &str, base_url: &str, extra: &[&str]) -> Command {
         PORTFOLIO,
         "--token",
         TOKEN,
-    ])
-    .args(extra);
+    ]
+}
+
+/// `etoro-token COMMAND --base-url URL --portfolio P --token T` plus `extra`, for the test token.
+pub fn on_test_token(command: &str, base_url: &str, extra: &[&str]) -> Command {
+    let mut cmd = etoro_token();
+    cmd.args(test_token_args(command, base_url)).args(extra);
     cmd
 }
 
@@ -65,4 +70,19 @@ pub fn assert_no_secret(output: &Output) {
             "secret in output: {text}"
         );
     }
+}
+
+/// The methods `server` received, in order.
+pub fn methods(server: &MockServer) -> Vec<String> {
+    server.requests().iter().map(|request| request.method.clone()).collect()
+}
+
+/// The tokens `server` received a PATCH for, in order.
+pub fn patched_tokens(server: &MockServer) -> Vec<Uuid> {
+    server
+        .requests()
+        .iter()
+        .filter(|request| request.method == "PATCH")
+        .map(|request| request.path.rsplit('/').next().unwrap().parse().unwrap())
+        .collect()
 }
