@@ -117,15 +117,9 @@ async fn a_second_run_on_the_same_journal_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let journal_path = dir.path().join("journal.jsonl");
     let file = write_lines(dir.path(), "in.jsonl", &to_strings(&lines(8)));
-    let mut first = bulk_process(&server.base_url(), &file, &["--concurrency", "1", "--journal"])
-        .arg(&journal_path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_journaled(&server.base_url(), &file, 1, &journal_path, &[]);
     assert!(
-        wait_for(Duration::from_secs(30), || !records(&journal(&journal_path), "started")
-            .is_empty())
-        .await,
+        journal_reaches(&journal_path, "started", 1).await,
         "the first run started"
     );
 
@@ -324,16 +318,9 @@ async fn kill_9_then_resume_applies_every_line_and_none_under_a_new_request_id()
     let journal_path = dir.path().join("journal.jsonl");
     let input = lines(40);
     let file = write_lines(dir.path(), "in.jsonl", &to_strings(&input));
-    let mut child = bulk_process(&server.base_url(), &file, &["--concurrency", "4", "--journal"])
-        .arg(&journal_path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_journaled(&server.base_url(), &file, 4, &journal_path, &[]);
     assert!(
-        wait_for(Duration::from_secs(30), || records(&journal(&journal_path), "updated")
-            .len()
-            >= 6)
-        .await,
+        journal_reaches(&journal_path, "updated", 6).await,
         "some results are in"
     );
     child.kill().unwrap(); // SIGKILL: no chance to write anything more

@@ -42,17 +42,9 @@ async fn ctrl_c_stops_starting_lines_and_the_resume_sends_no_line_twice() {
         input[i + 10]["token"] = input[10]["token"].clone();
     }
     let file = write_lines(dir.path(), "in.jsonl", &to_strings(&input));
-    let child = bulk_process(&server.base_url(), &file, &["--concurrency", "3", "--journal"])
-        .arg(&journal_path)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_journaled(&server.base_url(), &file, 3, &journal_path, &[]);
     assert!(
-        wait_for(Duration::from_secs(30), || records(&journal(&journal_path), "updated")
-            .len()
-            >= 4)
-        .await,
+        journal_reaches(&journal_path, "updated", 4).await,
         "some results are in"
     );
     signal(&child, libc::SIGINT);
@@ -113,22 +105,8 @@ async fn sigterm_stops_the_same_way_with_exit_143() {
     let dir = tempfile::tempdir().unwrap();
     let journal_path = dir.path().join("journal.jsonl");
     let file = write_lines(dir.path(), "in.jsonl", &to_strings(&lines(20)));
-    let child = bulk_process(
-        &server.base_url(),
-        &file,
-        &["--concurrency", "2", "--json", "--journal"],
-    )
-    .arg(&journal_path)
-    .stderr(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    assert!(
-        wait_for(Duration::from_secs(30), || records(&journal(&journal_path), "updated")
-            .len()
-            >= 2)
-        .await
-    );
+    let child = spawn_journaled(&server.base_url(), &file, 2, &journal_path, &["--json"]);
+    assert!(journal_reaches(&journal_path, "updated", 2).await);
     signal(&child, libc::SIGTERM);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));

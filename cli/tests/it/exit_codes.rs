@@ -70,110 +70,57 @@ fn every_local_failure_is_5_and_names_what_failed() {
     let with = |base: &[&'static str], extra: &[&'static str]| -> Vec<&'static str> {
         base.iter().chain(extra).copied().collect()
     };
-    let cases: Vec<(Vec<&str>, Out, &str, &str)> = vec![
+    // Each local failure: exit 5, the message names the file, said once.
+    let local: Vec<(Vec<&str>, &str)> = vec![
         // Missing input.
-        (
-            vec!["update", "--mock", "--from", "missing.jsonl"],
-            Out::Pipe,
-            "missing.jsonl",
-            "error:",
-        ),
-        (
-            vec!["apply", "--mock", "--from", "missing.jsonl"],
-            Out::Pipe,
-            "missing.jsonl",
-            "error:",
-        ),
+        (vec!["update", "--mock", "--from", "missing.jsonl"], "missing.jsonl"),
+        (vec!["apply", "--mock", "--from", "missing.jsonl"], "missing.jsonl"),
         (
             vec!["mock", "--port", "0", "--seed-file", "missing.json"],
-            Out::Pipe,
             "--seed-file missing.json",
-            "error:",
         ),
         // A missing directory.
         (
             vec!["update", "--mock", "--from", "in.jsonl", "--journal", "nodir/j"],
-            Out::Pipe,
             "journal nodir/j",
-            "error:",
         ),
         (
             vec!["apply", "--mock", "--from", "in.jsonl", "--journal", "nodir/j"],
-            Out::Pipe,
             "journal nodir/j",
-            "error:",
         ),
-        (
-            with(&create, &["--secret-file", "nodir/s"]),
-            Out::Pipe,
-            "--secret-file nodir/s",
-            "error:",
-        ),
-        (
-            with(&rotate, &["--secret-file", "nodir/s"]),
-            Out::Pipe,
-            "nodir/s",
-            "error:",
-        ),
-        (
-            with(&rotate, &["--state", "nodir/state"]),
-            Out::Pipe,
-            "nodir/state",
-            "error:",
-        ),
+        (with(&create, &["--secret-file", "nodir/s"]), "--secret-file nodir/s"),
+        (with(&rotate, &["--secret-file", "nodir/s"]), "nodir/s"),
+        (with(&rotate, &["--state", "nodir/state"]), "nodir/state"),
         (
             vec!["mock", "--port", "0", "--log", "/proc/nope/x"],
-            Out::Pipe,
             "request log /proc/nope/x",
-            "error:",
         ),
         // A file that cannot be created (its parent is a regular file; the tests run as root, so modes would not do).
         (
             vec!["update", "--mock", "--from", "in.jsonl", "--journal", "in.jsonl/j"],
-            Out::Pipe,
             "in.jsonl/j",
-            "error:",
         ),
-        (
-            with(&create, &["--secret-file", "in.jsonl/s"]),
-            Out::Pipe,
-            "in.jsonl/s",
-            "error:",
-        ),
+        (with(&create, &["--secret-file", "in.jsonl/s"]), "in.jsonl/s"),
         (
             vec!["mock", "--port", "0", "--log", "in.jsonl/log"],
-            Out::Pipe,
             "request log in.jsonl/log",
-            "error:",
         ),
-        // A full standard output: said once, however many lines were to come.
-        (vec!["list", "--mock"], Out::Full, "standard output", "error:"),
-        (vec!["list", "--mock", "--json"], Out::Full, "standard output", "error:"),
-        (vec!["scopes", "--mock"], Out::Full, "standard output", "error:"),
-        (
-            vec!["apply", "--mock", "--from", "many.jsonl", "--plan"],
-            Out::Full,
-            "standard output",
-            "error:",
-        ),
+    ];
+    for (args, names) in local {
+        check(dir.path(), &args, Out::Pipe, 5, names, "error:");
+    }
+    // The message said once (a created token's warning, for `create`), however many lines were to come.
+    let full_stdout: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["list", "--mock"], "error:"),
+        (vec!["list", "--mock", "--json"], "error:"),
+        (vec!["scopes", "--mock"], "error:"),
+        (vec!["apply", "--mock", "--from", "many.jsonl", "--plan"], "error:"),
         (
             vec!["apply", "--mock", "--from", "many.jsonl", "--plan", "--json"],
-            Out::Full,
-            "standard output",
             "error:",
         ),
-        (
-            vec!["update", "--mock", "--from", "many.jsonl", "--json"],
-            Out::Full,
-            "standard output",
-            "error:",
-        ),
-        (
-            vec!["update", "--mock", "--from", "many.jsonl", "--dry-run"],
-            Out::Full,
-            "standard output",
-            "error:",
-        ),
+        (vec!["update", "--mock", "--from", "many.jsonl", "--json"], "error:"),
+        (vec!["update", "--mock", "--from", "many.jsonl", "--dry-run"], "error:"),
         (
             vec![
                 "update",
@@ -186,16 +133,14 @@ fn every_local_failure_is_5_and_names_what_failed() {
                 "203.0.113.7",
                 "--json",
             ],
-            Out::Full,
-            "standard output",
             "error:",
         ),
-        (vec!["completions", "bash"], Out::Full, "standard output", "error:"),
-        (vec!["mock", "--port", "0"], Out::Full, "standard output", "error:"),
-        (create.to_vec(), Out::Full, "standard output", "WAS CREATED"),
+        (vec!["completions", "bash"], "error:"),
+        (vec!["mock", "--port", "0"], "error:"),
+        (create.to_vec(), "WAS CREATED"),
     ];
-    for (args, out, names, once) in cases {
-        check(dir.path(), &args, out, 5, names, once);
+    for (args, once) in full_stdout {
+        check(dir.path(), &args, Out::Full, 5, "standard output", once);
     }
 }
 

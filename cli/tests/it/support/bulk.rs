@@ -65,6 +65,33 @@ pub fn bulk_process(base_url: &str, file: &Path, extra: &[&str]) -> Std {
     cmd
 }
 
+/// `update --from FILE --concurrency N --journal JOURNAL` plus `extra`, spawned, its standard output and error
+/// piped (read them with `wait_with_output`).
+pub fn spawn_journaled(
+    base_url: &str,
+    file: &Path,
+    concurrency: u32,
+    journal: &Path,
+    extra: &[&str],
+) -> std::process::Child {
+    bulk_process(base_url, file, &["--concurrency", &concurrency.to_string()])
+        .args(extra)
+        .arg("--journal")
+        .arg(journal)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 30 s) until the journal at `path` holds at least `count` records of `outcome`.
+pub async fn journal_reaches(path: &Path, outcome: &str, count: usize) -> bool {
+    wait_for(Duration::from_secs(30), || {
+        records(&journal(path), outcome).len() >= count
+    })
+    .await
+}
+
 /// Every record of a journal that decodes.
 pub fn journal(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
