@@ -11,7 +11,6 @@ use super::input::{self, InvalidLine, MAX_LINE_BYTES};
 use super::lines::BoundedLines;
 use super::setup::{self, DEFAULT_CONCURRENCY};
 use super::{Item, Job, JournalUse, Options, Stop, READ_AHEAD};
-use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
 use crate::options::{Api, Connection};
@@ -66,11 +65,9 @@ pub async fn update_from(args: FromFile<'_>) -> Exit {
         count_lines(path)
     };
     let version = args.api.into();
-    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
-    let pacer = setup::pacer(args.rate, args.connection);
-    let connected = match connect(args.connection, version, retry, Some(pacer)).await {
+    let connected = match setup::connect_paced(args.connection, version, args.rate).await {
         Ok(connected) => connected,
-        Err((message, exit)) => return output::fail(&message, exit),
+        Err(exit) => return exit,
     };
     let options = Options {
         concurrency: usize::from(args.concurrency.unwrap_or(DEFAULT_CONCURRENCY)),

@@ -5,11 +5,13 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
-use etoro_client::{Pacer, RetryPolicy};
+use etoro_client::{ApiVersion, Pacer, RetryPolicy};
 
 use super::journal::{Journal, OpenError};
+use crate::connect::{connect, Connected};
 use crate::exit::Exit;
 use crate::options::Connection;
+use crate::output;
 
 /// eToro's documented quota: 60 requests per 60 seconds per user key, shared with every endpoint.
 const ETORO_REQUESTS_PER_MINUTE: u32 = 60;
@@ -51,6 +53,15 @@ pub fn retry_policy(attempts: u32, deadline: Option<Duration>) -> RetryPolicy {
         .max_attempts(attempts)
         .wait_for_quota(true)
         .deadline(deadline.unwrap_or(DEFAULT_DEADLINE))
+}
+
+/// The client of a bulk run: [`retry_policy`] and [`pacer`] for `connection`, `version` and `--rate`. A failure is
+/// said here; the caller returns the exit code.
+pub async fn connect_paced(connection: &Connection, version: ApiVersion, rate: Option<u32>) -> Result<Connected, Exit> {
+    let retry = retry_policy(connection.attempts, connection.deadline);
+    connect(connection, version, retry, Some(pacer(rate, connection)))
+        .await
+        .map_err(|(message, exit)| output::fail(&message, exit))
 }
 
 /// The pace of a bulk client: `--rate`, else eToro's quota against the real API, else (against the embedded mock

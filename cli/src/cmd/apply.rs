@@ -20,7 +20,6 @@ use uuid::Uuid;
 
 use crate::bulk::input::{self, InputLine, InvalidLine};
 use crate::bulk::{self, setup, Desired, FromListing, Job};
-use crate::connect::connect;
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
 use crate::options::{BulkRun, Connection, CREDENTIALS_HELP};
@@ -102,11 +101,9 @@ pub async fn run(args: ApplyArgs) -> Exit {
     let now = Utc::now();
     let (wanted, invalid) = desired_states(lines, version, now);
 
-    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
-    let pacer = setup::pacer(args.run.rate, &args.connection);
-    let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
+    let connected = match setup::connect_paced(&args.connection, version, args.run.rate).await {
         Ok(connected) => connected,
-        Err((message, exit)) => return output::fail(&message, exit),
+        Err(exit) => return exit,
     };
     let client = &connected.client;
     // The one read of the current state. Nothing else is sent if it fails.

@@ -27,7 +27,6 @@ use crate::bulk::{self, setup, Desired, FromListing, Job};
 mod check;
 mod selection;
 
-use crate::connect::connect;
 use crate::exit::Exit;
 use crate::options::{parse_duration, parse_instant, BulkRun, Connection, CREDENTIALS_HELP};
 use crate::output;
@@ -150,11 +149,9 @@ pub async fn run(args: EditArgs) -> Exit {
         Err((message, exit)) => return output::fail(&message, exit),
     };
     let version: ApiVersion = args.run.api.into();
-    let retry = setup::retry_policy(args.connection.attempts, args.connection.deadline);
-    let pacer = setup::pacer(args.run.rate, &args.connection);
-    let connected = match connect(&args.connection, version, retry, Some(pacer)).await {
+    let connected = match setup::connect_paced(&args.connection, version, args.run.rate).await {
         Ok(connected) => connected,
-        Err((message, exit)) => return output::fail(&message, exit),
+        Err(exit) => return exit,
     };
     let client = &connected.client;
     // The one read of the current state. Nothing else is sent if it fails.
