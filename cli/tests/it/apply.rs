@@ -2,7 +2,7 @@
 //! stateful mock (closed world, seeded), whose request log and store are the evidence.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -76,6 +76,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A desired-state file for `tokens` of `portfolio`, token `i` with `fields(i)`.
+fn desired_file(dir: &Path, portfolio: Uuid, tokens: &[Uuid], fields: impl Fn(usize) -> Value) -> PathBuf {
+    let lines: Vec<Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| desired(portfolio, *token, fields(i)))
+        .collect();
+    write(dir, &lines)
+}
+
 fn desired(portfolio: Uuid, token: Uuid, fields: Value) -> Value {
     let mut line = json!({"portfolio": portfolio, "token": token});
     line.as_object_mut()
@@ -90,23 +100,14 @@ async fn a_plan_shows_exactly_the_differing_tokens_and_sends_no_patch() {
     let server = mock_with(vec![seeded], Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     // Tokens 0 and 3 differ (another IP set); 1, 2 and 4 ask for what they have (in another order, as a set).
-    let lines: Vec<Value> = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, token)| {
-            let ips = if i == 0 || i == 3 {
-                json!(["198.51.100.1", "198.51.100.2"])
-            } else {
-                json!(["203.0.113.1"])
-            };
-            desired(
-                portfolio,
-                *token,
-                json!({"ipsWhitelist": ips, "scopeNames": ["etoro-public:trade.real:read"]}),
-            )
-        })
-        .collect();
-    let file = write(dir.path(), &lines);
+    let file = desired_file(dir.path(), portfolio, &tokens, |i| {
+        let ips = if i == 0 || i == 3 {
+            json!(["198.51.100.1", "198.51.100.2"])
+        } else {
+            json!(["203.0.113.1"])
+        };
+        json!({"ipsWhitelist": ips, "scopeNames": ["etoro-public:trade.real:read"]})
+    });
 
     let output = apply(&server, &file, &["--plan"]).output().unwrap();
 
@@ -145,17 +146,12 @@ async fn apply_leaves_every_token_as_desired_and_a_second_plan_shows_nothing() {
     let (portfolio, tokens, seeded) = seed(6);
     let server = mock_with(vec![seeded], Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<Value> = tokens
-        .iter()
-        .map(|token| {
-            desired(
-                portfolio,
-                *token,
-                json!({"ipsWhitelist": ["198.51.100.1", "198.51.100.2"], "validFor": "30d"}),
-            )
-        })
-        .collect();
-    let file = write(dir.path(), &lines);
+    let file = desired_file(
+        dir.path(),
+        portfolio,
+        &tokens,
+        |_| json!({"ipsWhitelist": ["198.51.100.1", "198.51.100.2"], "validFor": "30d"}),
+    );
 
     let output = apply(&server, &file, &[]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -307,11 +303,12 @@ async fn killed_mid_run_then_run_again_every_token_ends_as_desired_and_none_is_p
     let (portfolio, tokens, seeded) = seed(24);
     let server = mock_with(vec![seeded], Duration::from_millis(150)).await;
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<Value> = tokens
-        .iter()
-        .map(|token| desired(portfolio, *token, json!({"ipsWhitelist": ["198.51.100.7"]})))
-        .collect();
-    let file = write(dir.path(), &lines);
+    let file = desired_file(
+        dir.path(),
+        portfolio,
+        &tokens,
+        |_| json!({"ipsWhitelist": ["198.51.100.7"]}),
+    );
     let journal = dir.path().join("apply.journal");
 
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("etoro-token"))
@@ -372,11 +369,12 @@ async fn a_token_changed_after_a_journaled_apply_is_sent_again_whatever_the_jour
     let (portfolio, tokens, seeded) = seed(2);
     let server = mock_with(vec![seeded], Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<Value> = tokens
-        .iter()
-        .map(|token| desired(portfolio, *token, json!({"ipsWhitelist": ["198.51.100.7"]})))
-        .collect();
-    let file = write(dir.path(), &lines);
+    let file = desired_file(
+        dir.path(),
+        portfolio,
+        &tokens,
+        |_| json!({"ipsWhitelist": ["198.51.100.7"]}),
+    );
     let journal = dir.path().join("apply.journal");
     let with_journal = ["--journal", journal.to_str().unwrap()];
 
