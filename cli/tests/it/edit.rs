@@ -2,6 +2,7 @@
 //! and store are the evidence; a proxy in front of it lets a second writer in between our PATCH and our re-read.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -44,13 +45,19 @@ fn in_days(days: i64) -> DateTime<Utc> {
     (Utc::now() + chrono::Duration::days(days)).trunc_subsecs(0)
 }
 
-async fn edit(base_url: &str, args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
+/// `etoro-token edit --base-url URL --portfolio P` plus `args`, run in `dir`.
+fn edit_in(dir: &Path, base_url: &str, args: &[&str]) -> tokio::process::Command {
     let portfolio = portfolio_id().to_string();
-    let mut cmd = etoro_token(dir.path());
+    let mut cmd = etoro_token(dir);
     cmd.args(["edit", "--base-url", base_url, "--portfolio", &portfolio])
         .args(args);
-    run(&mut cmd).await
+    cmd
+}
+
+/// The same in a fresh directory, run to the end.
+async fn edit(base_url: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    run(&mut edit_in(dir.path(), base_url, args)).await
 }
 
 fn stored(server: &MockServer, i: usize) -> Token {
@@ -364,23 +371,16 @@ async fn a_run_killed_halfway_resumes_with_its_journal_without_extending_twice()
     let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("renew.journal");
-    let portfolio = portfolio_id().to_string();
     let args = [
-        "edit",
-        "--base-url",
-        &server.base_url(),
-        "--portfolio",
-        &portfolio,
         "--all",
         "--extend",
         "30d",
         "--concurrency",
         "1",
         "--journal",
+        journal.to_str().unwrap(),
     ];
-    let mut first = etoro_token(dir.path());
-    first.args(args).arg(&journal);
-    let mut child = first.spawn().unwrap();
+    let mut child = edit_in(dir.path(), &server.base_url(), &args).spawn().unwrap();
     // Kill -9 once two PATCHes have landed.
     let landed = || {
         server
@@ -399,9 +399,7 @@ async fn a_run_killed_halfway_resumes_with_its_journal_without_extending_twice()
     let sent_first = patched_tokens(&server).len();
     assert!(sent_first < 6, "killed halfway, after {sent_first} PATCHes");
 
-    let mut second = etoro_token(dir.path());
-    second.args(args).arg(&journal);
-    let output = run(&mut second).await;
+    let output = run(&mut edit_in(dir.path(), &server.base_url(), &args)).await;
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     for i in 0..6 {
@@ -458,17 +456,13 @@ async fn a_journal_never_hides_a_token_changed_since_the_run_it_records() {
     let journal = dir.path().join("edit.journal");
     let portfolio = portfolio_id().to_string();
     let args = [
-        "edit",
-        "--base-url",
-        &server.base_url(),
-        "--portfolio",
-        &portfolio,
         "--all",
         "--add-ip",
         "198.51.100.9",
         "--journal",
+        journal.to_str().unwrap(),
     ];
-    let first = run(etoro_token(dir.path()).args(args).arg(&journal)).await;
+    let first = run(&mut edit_in(dir.path(), &server.base_url(), &args)).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     // Someone sets token 0 back to its old list; the same command with the same journal puts the address back.
     let mut other = etoro_token(dir.path());
@@ -476,7 +470,7 @@ async fn a_journal_never_hides_a_token_changed_since_the_run_it_records() {
     let reset = run(other.args(["--token", &id(0).to_string(), "--ip", "203.0.113.1"])).await;
     assert_eq!(reset.status.code(), Some(0), "{}", stderr(&reset));
 
-    let again = run(etoro_token(dir.path()).args(args).arg(&journal)).await;
+    let again = run(&mut edit_in(dir.path(), &server.base_url(), &args)).await;
 
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     let mut ips = stored(&server, 0).ips_whitelist.unwrap();
