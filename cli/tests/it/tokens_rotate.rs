@@ -87,6 +87,22 @@ impl Setup {
         output
     }
 
+    /// Holds the first request matching `method` and `path` with `action`, kills the run there (writing the
+    /// secret to the secret file), and returns the step its state recorded.
+    async fn killed_at(&mut self, method: &'static str, path: &'static str, action: Action) -> String {
+        self.proxy.on(method, path, action, 1);
+        self.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
+        self.state()["step"]["name"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Runs rotate with the secret file and `extra`, and checks it exits 0.
+    async fn run_to_file(&mut self, extra: &[&str]) -> Output {
+        let args: Vec<&str> = ["--secret-file", SECRET_FILE].iter().chain(extra).copied().collect();
+        let output = self.run(&args).await;
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        output
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -155,8 +171,7 @@ fn secret_in(setup: &Setup) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_replaces_the_token_and_a_second_run_is_a_no_op() {
     let mut s = setup(example()).await;
-    let first = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first = s.run_to_file(&[]).await;
     let new = s.assert_rotated(&secret_in(&s));
     assert!(stdout(&first).contains(&new.to_string()) && stdout(&first).contains("rotated"));
     #[cfg(unix)]
@@ -171,8 +186,7 @@ async fn rotation_replaces_the_token_and_a_second_run_is_a_no_op() {
     assert_eq!(s.state()["step"]["name"], "done");
 
     let sent = s.proxy.seen().len();
-    let second = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let second = s.run_to_file(&[]).await;
     assert!(stderr(&second).contains("nothing to do"), "{}", stderr(&second));
     assert_eq!(s.proxy.seen().len(), sent, "a finished rotation sends nothing");
     s.assert_rotated(&secret_in(&s));
@@ -198,8 +212,7 @@ async fn rotation_to_stdout_prints_the_secret_alone_on_its_line() {
 async fn a_lost_create_answer_is_found_by_name_and_replaced_in_the_same_run() {
     let mut s = setup(example()).await;
     s.proxy.on("POST", "/user-tokens", Action::LoseAnswer, 1);
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = s.run_to_file(&[]).await;
     let created = s.proxy.created();
     assert_eq!(created.len(), 2, "one create lost, one more: {created:?}");
     let lost = created[0].0;
@@ -217,14 +230,14 @@ async fn a_lost_create_answer_is_found_by_name_and_replaced_in_the_same_run() {
 async fn killed_after_the_create_was_made_the_rerun_revokes_the_unknown_token_and_creates_once_more() {
     let mut s = setup(example()).await;
     // The create reaches the mock, which makes the token; its answer never comes back, and the process dies.
-    s.proxy.on("POST", "/user-tokens", Action::ForwardAndHold, 1);
-    s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state()["step"]["name"], "createSent");
+    assert_eq!(
+        s.killed_at("POST", "/user-tokens", Action::ForwardAndHold).await,
+        "createSent"
+    );
     assert_eq!(tokens(&s.server).len(), 2, "the old token and the unknown new one");
     assert_eq!(secret_in(&s), "", "the secret file is reserved, still empty");
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.run_to_file(&[]).await;
     let created = s.proxy.created();
     assert_eq!(created.len(), 2);
     assert_eq!(s.assert_rotated(&secret_in(&s)), created[1].0);
@@ -234,13 +247,10 @@ async fn killed_after_the_create_was_made_the_rerun_revokes_the_unknown_token_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_before_the_create_arrived_the_rerun_creates_exactly_once() {
     let mut s = setup(example()).await;
-    s.proxy.on("POST", "/user-tokens", Action::Hold, 1);
-    s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state()["step"]["name"], "createSent");
+    assert_eq!(s.killed_at("POST", "/user-tokens", Action::Hold).await, "createSent");
     assert!(!s.server.requests().iter().any(|r| r.method == "POST"));
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.run_to_file(&[]).await;
     assert_eq!(s.proxy.created().len(), 1, "nothing to clean up, one create");
     s.assert_rotated(&secret_in(&s));
     s.assert_no_leak(Some(SECRET_FILE), None);
@@ -312,9 +322,7 @@ async fn a_new_token_left_created_without_its_secret_is_revoked_by_the_rerun() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_the_secret_was_stored_the_rerun_only_revokes_the_old_token() {
     let mut s = setup(example()).await;
-    s.proxy.on("DELETE", TOKEN, Action::Hold, 1);
-    s.kill_when_held(&["--secret-file", SECRET_FILE], 1).await;
-    assert_eq!(s.state()["step"]["name"], "secretStored");
+    assert_eq!(s.killed_at("DELETE", TOKEN, Action::Hold).await, "secretStored");
     let stored = secret_in(&s);
     assert_eq!(Some(stored.clone()), s.proxy.secret_of(s.proxy.created()[0].0));
     assert_eq!(
@@ -349,8 +357,7 @@ async fn a_lost_revoke_answer_is_finished_by_the_rerun() {
     );
     assert_eq!(s.state()["step"]["name"], "secretStored");
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = s.run_to_file(&[]).await;
     assert!(stdout(&output).contains("already gone"), "{}", stdout(&output));
     assert_eq!(s.state()["step"]["alreadyGone"], true);
     s.assert_only_the_state_is_left();
@@ -535,8 +542,7 @@ async fn a_second_run_while_the_first_is_in_flight_is_refused_and_a_foreign_stat
     assert!(stderr(&output).contains(TOKEN), "{}", stderr(&output));
     assert_eq!(s.proxy.seen().len(), seen);
 
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.run_to_file(&[]).await;
     s.assert_rotated(&secret_in(&s));
     s.assert_no_leak(Some(SECRET_FILE), None);
 }
@@ -553,8 +559,7 @@ async fn a_create_refused_for_good_leaves_nothing_behind() {
     assert!(!s.path_exists(SECRET_FILE) && !s.state_path().exists());
     assert_eq!(tokens(&s.server).len(), 1);
     // Corrected, the same command starts afresh.
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.run_to_file(&[]).await;
     s.assert_rotated(&secret_in(&s));
 }
 
@@ -658,8 +663,7 @@ async fn killed_before_the_first_save_the_rerun_starts_afresh() {
         !s.state_path().exists() && !s.path_exists(SECRET_FILE),
         "nothing was recorded or reserved"
     );
-    let output = s.run(&["--secret-file", SECRET_FILE]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    s.run_to_file(&[]).await;
     s.assert_rotated(&secret_in(&s));
     s.assert_only_the_state_is_left();
 }
