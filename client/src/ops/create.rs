@@ -14,13 +14,13 @@ use crate::call;
 use crate::client::Client;
 use crate::error::{CallInfo, Error, InvalidInput, Operation, Problem, UnexpectedResponse};
 use crate::generated::types;
-use crate::hooks::PreparedRequest;
 use crate::ops::check_id;
 use crate::ops::list::UserToken;
 use crate::ops::pending::Pending;
 use crate::scope::ScopeName;
 use crate::token::{TokenName, TokenSecret};
 use crate::update::{check_list, scope_name_error};
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Creates a user token in an agent-portfolio. The returned [`CreateCall`] is a future: await it, or set its

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::call;
 use crate::client::Client;
 use crate::error::{CallInfo, Error, Operation};
-use crate::hooks::PreparedRequest;
 use crate::ops::check_id;
 use crate::ops::pending::Pending;
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Revokes (deletes) a user token: it stops working at once. The returned [`RevokeCall`] is a future: await

@@ -14,9 +14,9 @@ use crate::call;
 use crate::client::{ApiVersion, Client};
 use crate::error::{CallInfo, Error, InvalidInput, Operation};
 use crate::generated::types;
-use crate::hooks::PreparedRequest;
 use crate::rate_limit::RateLimit;
 use crate::update::{Scopes, TokenUpdate};
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Updates one user token of one agent-portfolio. The returned call is a future: await it, or set its request
