@@ -21,7 +21,8 @@
 //!   every request, pacing to eToro's quota, retries.
 //!
 //! Beside the core, [`rotation`] replaces a token by a new one safely across runs, directories and crashes (the
-//! `etoro-token rotate` command is a thin shell over it), and [`ClientBuilder::from_env`] builds a client from the
+//! `etoro-token rotate` command is a thin shell over it), [`files`] holds the rules every file it keeps follows
+//! (regular files only, mode 0600, one lock primitive), and [`ClientBuilder::from_env`] builds a client from the
 //! command line's environment variables.
 //!
 //! What the public API takes and returns is re-exported ([`Uuid`], [`DateTime`], [`Utc`], [`StatusCode`]), so a
@@ -50,6 +51,7 @@ mod desired;
 mod edit;
 mod env;
 mod error;
+pub mod files;
 mod hooks;
 mod ops;
 mod pacer;
