@@ -60,6 +60,7 @@ mod retry;
 pub mod rotation;
 pub mod scope;
 mod scope_check;
+mod setters;
 mod tls;
 mod token;
 mod update;

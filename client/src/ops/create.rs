@@ -18,6 +18,7 @@ use crate::ops::check_id;
 use crate::ops::list::UserToken;
 use crate::ops::pending::Pending;
 use crate::scope::ScopeName;
+use crate::setters::token_setters;
 use crate::token::{TokenName, TokenSecret};
 use crate::update::{check_list, scope_name_error};
 use crate::wire::PreparedRequest;
@@ -299,30 +300,13 @@ impl NewToken {
         self.refused.retain(|refused| refused.field != field);
     }
 
-    /// Allows the token from these IPv4 addresses only (without it: from anywhere).
-    pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
-        self.ips_whitelist = Some(ips.into_iter().collect());
-        self.forgive("ipsWhitelist");
-        self
-    }
-
-    /// Expires the token at this instant (without it: never).
-    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
-        self.expires_at = Some(at.into());
-        self.forgive("expiresAt");
-        self
-    }
-
-    /// Expires the token `after` this long from now (the moment of this call).
-    pub fn expires_in(mut self, after: std::time::Duration) -> Self {
-        match crate::update::from_now(after) {
-            Ok(at) => {
-                self.expires_at = Some(at);
-                self.forgive("expiresAt");
-            }
-            Err(refused) => self.refuse(refused),
-        }
-        self
+    token_setters! {
+        /// Allows the token from these IPv4 addresses only (without it: from anywhere).
+        ips_whitelist then forgive;
+        /// Expires the token at this instant (without it: never).
+        expires_at then forgive;
+        /// Expires the token `after` this long from now (the moment of this call).
+        expires_in;
     }
 
     /// The name.
