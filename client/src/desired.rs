@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::InvalidInput;
+use crate::expiry::round_up;
 use crate::ops::UserToken;
 use crate::setters::token_setters;
 use crate::update::{Scopes, TokenUpdate};
@@ -228,16 +229,6 @@ impl DesiredToken {
             update = update.expires_at(at);
         }
         update
-    }
-}
-
-/// `at`, rounded up to the whole second.
-fn round_up(at: DateTime<Utc>) -> DateTime<Utc> {
-    let down = at.trunc_subsecs(0);
-    if down < at {
-        down + chrono::Duration::seconds(1)
-    } else {
-        down
     }
 }
 

@@ -51,6 +51,7 @@ mod desired;
 mod edit;
 mod env;
 mod error;
+mod expiry;
 pub mod files;
 mod hooks;
 mod ops;

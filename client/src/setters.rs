@@ -56,7 +56,7 @@ macro_rules! token_setters {
     ($(#[doc = $doc:literal])* expires_in; $($rest:tt)*) => {
         $(#[doc = $doc])*
         pub fn expires_in(mut self, after: std::time::Duration) -> Self {
-            match $crate::update::from_now(after) {
+            match $crate::expiry::from_now(after) {
                 Ok(at) => self.expires_at(at),
                 Err(refused) => {
                     self.refuse(refused);

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use chrono::{DateTime, Utc};
 
 use crate::error::InvalidInput;
+use crate::expiry::check_expiry;
 use crate::generated::types;
 use crate::scope::{InvalidScopeName, ScopeName};
 use crate::setters::token_setters;
@@ -214,34 +215,6 @@ fn same_kind(a: &Scopes, b: &Scopes) -> bool {
         (a, b),
         (Scopes::Names(_), Scopes::Names(_)) | (Scopes::Ids(_), Scopes::Ids(_))
     )
-}
-
-/// `now + after`, or an error naming `expiresAt` when that is past what a date can hold.
-pub(crate) fn from_now(after: std::time::Duration) -> Result<DateTime<Utc>, InvalidInput> {
-    chrono::Duration::from_std(after)
-        .ok()
-        .and_then(|after| Utc::now().checked_add_signed(after))
-        .ok_or_else(|| {
-            InvalidInput::new(
-                "expiresAt",
-                format!("{after:?} from now is past the latest date this client can represent"),
-            )
-        })
-}
-
-/// An expiry, when set, must be later than `now`.
-pub(crate) fn check_expiry(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), InvalidInput> {
-    match expires_at {
-        Some(at) if at <= now => Err(InvalidInput::new(
-            "expiresAt",
-            format!(
-                "must be in the future (got {}, now is {})",
-                at.to_rfc3339(),
-                now.to_rfc3339()
-            ),
-        )),
-        _ => Ok(()),
-    }
 }
 
 pub(crate) fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Result<(), InvalidInput> {

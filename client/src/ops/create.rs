@@ -84,16 +84,11 @@ struct Request<'a> {
 
 impl fmt::Debug for CreateCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.state {
-            Pending::Ready(request) => f
-                .debug_struct("CreateCall")
-                .field("portfolio", &request.portfolio)
+        self.state.debug(f, "CreateCall", |out, request| {
+            out.field("portfolio", &request.portfolio)
                 .field("token", &request.token)
-                .field("request_id", &request.request_id)
-                .finish(),
-            Pending::Running(_) => f.write_str("CreateCall(running)"),
-            Pending::Done => f.write_str("CreateCall(done)"),
-        }
+                .field("request_id", &request.request_id);
+        })
     }
 }
 
@@ -353,7 +348,7 @@ impl NewToken {
         if let Some(ips) = &self.ips_whitelist {
             check_list("ipsWhitelist", ips)?;
         }
-        crate::update::check_expiry(self.expires_at, now)?;
+        crate::expiry::check_expiry(self.expires_at, now)?;
         Ok(types::CreateUserTokenV2Request {
             user_token_name: name,
             scope_names,

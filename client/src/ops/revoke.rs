@@ -53,16 +53,11 @@ struct Request<'a> {
 
 impl fmt::Debug for RevokeCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.state {
-            Pending::Ready(request) => f
-                .debug_struct("RevokeCall")
-                .field("portfolio", &request.portfolio)
+        self.state.debug(f, "RevokeCall", |out, request| {
+            out.field("portfolio", &request.portfolio)
                 .field("token", &request.token)
-                .field("request_id", &request.request_id)
-                .finish(),
-            Pending::Running(_) => f.write_str("RevokeCall(running)"),
-            Pending::Done => f.write_str("RevokeCall(done)"),
-        }
+                .field("request_id", &request.request_id);
+        })
     }
 }
 
