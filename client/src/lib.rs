@@ -46,6 +46,7 @@
 
 mod auth;
 mod call;
+mod checked_text;
 mod client;
 mod desired;
 mod edit;
