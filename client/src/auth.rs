@@ -64,7 +64,7 @@ impl fmt::Debug for Credentials {
 /// The headers the `pre` hook puts on every request of one client: the credentials, validated once and marked
 /// sensitive, and the user agent.
 ///
-/// This is the generated client's inner value: the `pre` hook in `hooks.rs` adds these headers to every request,
+/// This is the generated client's inner value: the `pre` hook (`hooks.rs`) adds these headers to every request,
 /// so no call site ever handles a secret.
 #[derive(Clone)]
 pub struct Auth {

@@ -2,7 +2,6 @@
 //! policy and within the deadline, and progenitor's errors turned into the client's. Every operation goes through
 //! [`run`].
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,10 +14,11 @@ use tracing::Instrument;
 
 use crate::error::{ApiError, CallInfo, Error, InvalidInput, Problem, QuotaWait, UnexpectedResponse};
 use crate::generated::types;
-use crate::hooks::{AnswerMeta, AttemptMeta, PreparedRequest, ATTEMPT, DRY_RUN};
 use crate::pacer::{Pacer, Pause, PauseCause};
 use crate::rate_limit::RateLimit;
 use crate::retry::{usable_hint, GiveUp, RetryPolicy, Setback};
+use crate::wire::attempt::AnswerMeta;
+use crate::wire::{self, PreparedRequest};
 
 /// What one attempt of a generated operation returns.
 pub(crate) type Outcome<T> = Result<ResponseValue<T>, progenitor_client::Error<types::ErrorResponse>>;
@@ -308,20 +308,17 @@ pub(crate) async fn dry_run<T, Fut>(attempt: Fut) -> Result<PreparedRequest, Err
 where
     Fut: Future<Output = Outcome<T>>,
 {
-    DRY_RUN
-        .scope(RefCell::new(None), async move {
-            if let Err(progenitor_client::Error::InvalidRequest(message)) = attempt.await {
-                return Err(InvalidInput::new("request", message).into());
-            }
-            DRY_RUN.with(|slot| slot.take()).ok_or_else(|| {
-                InvalidInput::new(
-                    "request",
-                    "the generated client built no request (a bug of this client)",
-                )
-                .into()
-            })
-        })
-        .await
+    let (result, prepared) = wire::dry_run::capture(attempt).await;
+    if let Err(progenitor_client::Error::InvalidRequest(message)) = result {
+        return Err(InvalidInput::new("request", message).into());
+    }
+    prepared.ok_or_else(|| {
+        InvalidInput::new(
+            "request",
+            "the generated client built no request (a bug of this client)",
+        )
+        .into()
+    })
 }
 
 /// One attempt, with the slot the `exec` hook fills in. Returns what `exec` saw of the answer too.
@@ -331,19 +328,9 @@ async fn once<T>(
     timeout: Duration,
     max_body: usize,
 ) -> (Result<T, Failure>, Option<AnswerMeta>) {
-    let meta = AttemptMeta {
-        timeout: Some(timeout),
-        max_body,
-        answer: None,
-    };
-    ATTEMPT
-        .scope(RefCell::new(meta), async move {
-            let result = attempt.await;
-            let answer = ATTEMPT.with(|meta| meta.borrow_mut().answer.take());
-            let outcome = interpret(result, answer.as_ref(), call, timeout).await;
-            (outcome, answer)
-        })
-        .await
+    let (result, answer) = wire::attempt::run(attempt, timeout, max_body).await;
+    let outcome = interpret(result, answer.as_ref(), call, timeout).await;
+    (outcome, answer)
 }
 
 /// Turns progenitor's result into the client's, keeping the status even where progenitor drops it.

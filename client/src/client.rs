@@ -13,10 +13,10 @@ use crate::auth::{Auth, Credentials};
 use crate::call::{Budget, Runner};
 use crate::error::Error;
 use crate::generated;
-use crate::hooks::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::pacer::Pacer;
 use crate::retry::RetryPolicy;
 use crate::scope_check::ScopeCache;
+use crate::wire::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// eToro's public API.
 pub const DEFAULT_BASE_URL: &str = "https://public-api.etoro.com";

@@ -11,7 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::InvalidInput;
+use crate::expiry::round_up;
 use crate::ops::UserToken;
+use crate::setters::token_setters;
 use crate::update::{Scopes, TokenUpdate};
 
 /// What a token should look like. Fields left unset are not compared (and not changed).
@@ -73,33 +75,21 @@ impl DesiredToken {
         Self::default()
     }
 
-    /// The token should hold exactly these scope names (compared as a set).
-    pub fn scope_names<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(Scopes::Names(names.into_iter().map(Into::into).collect()));
-        self
+    token_setters! {
+        /// The token should hold exactly these scope names (compared as a set).
+        scope_names(with_scopes);
+        /// The token should hold exactly these deprecated scope ids (compared as a set).
+        #[deprecated(note = "eToro deprecated scopeIds: use DesiredToken::scope_names instead")]
+        scope_ids(with_scopes);
+        /// The token should be usable from exactly these addresses (compared as a set).
+        ips_whitelist;
+        /// The token should expire at exactly this instant (to the second).
+        expires_at;
     }
 
-    /// The token should hold exactly these deprecated scope ids (compared as a set).
-    #[deprecated(note = "eToro deprecated scopeIds: use DesiredToken::scope_names instead")]
-    #[allow(deprecated)]
-    pub fn scope_ids(mut self, ids: impl IntoIterator<Item = i32>) -> Self {
-        self.scopes = Some(Scopes::Ids(ids.into_iter().collect()));
-        self
-    }
-
-    /// The token should be usable from exactly these addresses (compared as a set).
-    pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
-        self.ips_whitelist = Some(ips.into_iter().collect());
-        self
-    }
-
-    /// The token should expire at exactly this instant (to the second).
-    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
-        self.expires_at = Some(at.into());
+    /// Stores the scopes to compare, replacing any set before (of either kind).
+    fn with_scopes(mut self, scopes: Scopes) -> Self {
+        self.scopes = Some(scopes);
         self
     }
 
@@ -239,16 +229,6 @@ impl DesiredToken {
             update = update.expires_at(at);
         }
         update
-    }
-}
-
-/// `at`, rounded up to the whole second.
-fn round_up(at: DateTime<Utc>) -> DateTime<Utc> {
-    let down = at.trunc_subsecs(0);
-    if down < at {
-        down + chrono::Duration::seconds(1)
-    } else {
-        down
     }
 }
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::desired::{list, DesiredToken, FieldChange};
 use crate::error::InvalidInput;
+use crate::expiry::{check_expiry, round_up};
 use crate::ops::UserToken;
 use crate::scope::ScopeName;
 use crate::update::TokenUpdate;
@@ -162,15 +163,8 @@ impl TokenEdit {
             Some(ExpiryEdit::In(after)) => {
                 positive("expiresIn", after).and_then(|after| later(now, after, "expiresIn").map(drop))
             }
-            Some(ExpiryEdit::At(at)) if at <= now => Err(InvalidInput::new(
-                "expiresAt",
-                format!(
-                    "must be in the future (got {}, now is {})",
-                    at.to_rfc3339(),
-                    now.to_rfc3339()
-                ),
-            )),
-            _ => Ok(()),
+            Some(ExpiryEdit::At(at)) => check_expiry(Some(at), now),
+            None => Ok(()),
         }
     }
 
@@ -357,15 +351,6 @@ fn later(from: DateTime<Utc>, by: Duration, field: &str) -> Result<DateTime<Utc>
         .and_then(|by| from.checked_add_signed(by))
         .and_then(|at| at.checked_add_signed(chrono::Duration::seconds(1)).map(|_| at))
         .ok_or_else(|| InvalidInput::new(field, "is past the latest date this client can represent"))
-}
-
-fn round_up(at: DateTime<Utc>) -> DateTime<Utc> {
-    let down = at.trunc_subsecs(0);
-    if down < at {
-        down + chrono::Duration::seconds(1)
-    } else {
-        down
-    }
 }
 
 #[cfg(test)]

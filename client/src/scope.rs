@@ -21,6 +21,8 @@ pub const REAL_WRITE: &str = "etoro-public:real:write";
 /// Older form of [`TRADE_DEMO_WRITE`] (scope id 203).
 pub const DEMO_WRITE: &str = "etoro-public:demo:write";
 
+use crate::checked_text::checked_text;
+
 /// A well-formed scope name: not empty, no whitespace (Unicode's, and U+FEFF), no control characters (the spec's
 /// `ScopeName`, read strictly).
 ///
@@ -42,14 +44,19 @@ pub enum InvalidScopeName {
     Whitespace(String),
 }
 
-impl ScopeName {
-    /// Checks `name` and wraps it.
-    pub fn new(name: impl Into<String>) -> Result<Self, InvalidScopeName> {
-        let name = name.into();
-        Self::check(&name)?;
-        Ok(ScopeName(name))
+checked_text!(
+    ScopeName,
+    InvalidScopeName,
+    what: "scope name",
+    schema: "ScopeName",
+    schemars::schema::StringValidation {
+        min_length: Some(1),
+        pattern: Some(r"^[^\s\x00-\x1f\x7f]+$".to_owned()),
+        ..Default::default()
     }
+);
 
+impl ScopeName {
     /// Checks `name` without keeping it.
     pub fn check(name: &str) -> Result<(), InvalidScopeName> {
         if name.is_empty() {
@@ -64,81 +71,6 @@ impl ScopeName {
             return Err(InvalidScopeName::Whitespace(name.to_owned()));
         }
         Ok(())
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ScopeName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for ScopeName {
-    type Err = InvalidScopeName;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        ScopeName::new(name)
-    }
-}
-
-impl TryFrom<&str> for ScopeName {
-    type Error = InvalidScopeName;
-
-    fn try_from(name: &str) -> Result<Self, Self::Error> {
-        ScopeName::new(name)
-    }
-}
-
-impl TryFrom<String> for ScopeName {
-    type Error = InvalidScopeName;
-
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        ScopeName::new(name)
-    }
-}
-
-impl From<ScopeName> for String {
-    fn from(name: ScopeName) -> Self {
-        name.0
-    }
-}
-
-impl AsRef<str> for ScopeName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Deserializing checks the rule too: a body read from a file or the wire cannot hold a malformed name.
-impl<'de> serde::Deserialize<'de> for ScopeName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        ScopeName::new(name).map_err(|err| serde::de::Error::custom(format!("invalid scope name: {err}")))
-    }
-}
-
-/// The same schema as the spec's `ScopeName`.
-impl schemars::JsonSchema for ScopeName {
-    fn schema_name() -> String {
-        "ScopeName".to_owned()
-    }
-
-    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            string: Some(Box::new(schemars::schema::StringValidation {
-                min_length: Some(1),
-                pattern: Some(r"^[^\s\x00-\x1f\x7f]+$".to_owned()),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }
-        .into()
     }
 }
 

@@ -8,6 +8,8 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::checked_text::checked_text;
+
 /// A user token's name: 1 to 100 characters, no control characters, no whitespace at either end (the spec's
 /// `UserTokenName`). eToro keeps names unique within an agent-portfolio (409 `UserKeyNameAlreadyExists`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -31,16 +33,21 @@ pub enum InvalidTokenName {
     Padded,
 }
 
+checked_text!(
+    TokenName,
+    InvalidTokenName,
+    what: "user token name",
+    schema: "UserTokenName",
+    schemars::schema::StringValidation {
+        min_length: Some(1),
+        max_length: Some(TokenName::MAX_CHARS as u32),
+        pattern: Some(r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$".to_owned()),
+    }
+);
+
 impl TokenName {
     /// The longest name, in characters.
     pub const MAX_CHARS: usize = 100;
-
-    /// Checks `name` and wraps it.
-    pub fn new(name: impl Into<String>) -> Result<Self, InvalidTokenName> {
-        let name = name.into();
-        Self::check(&name)?;
-        Ok(TokenName(name))
-    }
 
     /// Checks `name` without keeping it.
     pub fn check(name: &str) -> Result<(), InvalidTokenName> {
@@ -58,80 +65,6 @@ impl TokenName {
             return Err(InvalidTokenName::Padded);
         }
         Ok(())
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for TokenName {
-    type Err = InvalidTokenName;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        TokenName::new(name)
-    }
-}
-
-impl TryFrom<&str> for TokenName {
-    type Error = InvalidTokenName;
-
-    fn try_from(name: &str) -> Result<Self, Self::Error> {
-        TokenName::new(name)
-    }
-}
-
-impl TryFrom<String> for TokenName {
-    type Error = InvalidTokenName;
-
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        TokenName::new(name)
-    }
-}
-
-impl From<TokenName> for String {
-    fn from(name: TokenName) -> Self {
-        name.0
-    }
-}
-
-impl AsRef<str> for TokenName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for TokenName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        TokenName::new(name).map_err(|err| serde::de::Error::custom(format!("invalid user token name: {err}")))
-    }
-}
-
-/// The same schema as the spec's `UserTokenName`.
-impl schemars::JsonSchema for TokenName {
-    fn schema_name() -> String {
-        "UserTokenName".to_owned()
-    }
-
-    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            string: Some(Box::new(schemars::schema::StringValidation {
-                min_length: Some(1),
-                max_length: Some(TokenName::MAX_CHARS as u32),
-                pattern: Some(r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$".to_owned()),
-            })),
-            ..Default::default()
-        }
-        .into()
     }
 }
 

@@ -7,8 +7,10 @@ use std::net::Ipv4Addr;
 use chrono::{DateTime, Utc};
 
 use crate::error::InvalidInput;
+use crate::expiry::check_expiry;
 use crate::generated::types;
 use crate::scope::{InvalidScopeName, ScopeName};
+use crate::setters::token_setters;
 
 /// The scopes a token should hold: by name (preferred) or by the deprecated numeric ids. One enum, so a request
 /// can never carry both.
@@ -59,20 +61,12 @@ impl TokenUpdate {
         Self::default()
     }
 
-    /// Sets the token's scopes by name (`scopeNames`), replacing the current ones.
-    pub fn scope_names<I, S>(self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.with_scopes(Scopes::Names(names.into_iter().map(Into::into).collect()))
-    }
-
-    /// Sets the token's scopes by the deprecated numeric ids (`scopeIds`), replacing the current ones.
-    #[deprecated(note = "eToro deprecated scopeIds: use TokenUpdate::scope_names instead")]
-    #[allow(deprecated)]
-    pub fn scope_ids(self, ids: impl IntoIterator<Item = i32>) -> Self {
-        self.with_scopes(Scopes::Ids(ids.into_iter().collect()))
+    token_setters! {
+        /// Sets the token's scopes by name (`scopeNames`), replacing the current ones.
+        scope_names(with_scopes);
+        /// Sets the token's scopes by the deprecated numeric ids (`scopeIds`), replacing the current ones.
+        #[deprecated(note = "eToro deprecated scopeIds: use TokenUpdate::scope_names instead")]
+        scope_ids(with_scopes);
     }
 
     /// Sets the given scopes (for callers that choose the kind at run time).
@@ -87,26 +81,14 @@ impl TokenUpdate {
         self
     }
 
-    /// Sets the IPv4 addresses allowed to use the token (`ipsWhitelist`), replacing the current list.
-    pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
-        self.ips_whitelist = Some(ips.into_iter().collect());
-        self
-    }
-
-    /// Sets when the token expires (`expiresAt`). Takes a `DateTime<Utc>` (re-exported as
-    /// [`crate::DateTime`]/[`crate::Utc`]) or anything that converts into one, such as a `DateTime<FixedOffset>`.
-    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
-        self.expires_at = Some(at.into());
-        self
-    }
-
-    /// Sets the token to expire `after` this long from now (the moment of this call).
-    pub fn expires_in(mut self, after: std::time::Duration) -> Self {
-        match from_now(after) {
-            Ok(at) => self.expires_at = Some(at),
-            Err(refused) => self.refuse(refused),
-        }
-        self
+    token_setters! {
+        /// Sets the IPv4 addresses allowed to use the token (`ipsWhitelist`), replacing the current list.
+        ips_whitelist;
+        /// Sets when the token expires (`expiresAt`). Takes a `DateTime<Utc>` (re-exported as
+        /// [`crate::DateTime`]/[`crate::Utc`]) or anything that converts into one, such as a `DateTime<FixedOffset>`.
+        expires_at;
+        /// Sets the token to expire `after` this long from now (the moment of this call).
+        expires_in;
     }
 
     fn refuse(&mut self, error: InvalidInput) {
@@ -233,34 +215,6 @@ fn same_kind(a: &Scopes, b: &Scopes) -> bool {
         (a, b),
         (Scopes::Names(_), Scopes::Names(_)) | (Scopes::Ids(_), Scopes::Ids(_))
     )
-}
-
-/// `now + after`, or an error naming `expiresAt` when that is past what a date can hold.
-pub(crate) fn from_now(after: std::time::Duration) -> Result<DateTime<Utc>, InvalidInput> {
-    chrono::Duration::from_std(after)
-        .ok()
-        .and_then(|after| Utc::now().checked_add_signed(after))
-        .ok_or_else(|| {
-            InvalidInput::new(
-                "expiresAt",
-                format!("{after:?} from now is past the latest date this client can represent"),
-            )
-        })
-}
-
-/// An expiry, when set, must be later than `now`.
-pub(crate) fn check_expiry(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), InvalidInput> {
-    match expires_at {
-        Some(at) if at <= now => Err(InvalidInput::new(
-            "expiresAt",
-            format!(
-                "must be in the future (got {}, now is {})",
-                at.to_rfc3339(),
-                now.to_rfc3339()
-            ),
-        )),
-        _ => Ok(()),
-    }
 }
 
 pub(crate) fn check_list<T: Eq + Hash + std::fmt::Display>(field: &str, items: &[T]) -> Result<(), InvalidInput> {

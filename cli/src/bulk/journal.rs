@@ -188,7 +188,7 @@ impl Journal {
         if !metadata.is_file() {
             return Err(OpenError::Refused(format!(
                 "the journal {shown} is not a regular file (a {}); give the path of a regular file",
-                kind_of(&metadata.file_type())
+                etoro_client::files::kind_of(&metadata.file_type())
             )));
         }
         let locked = if writable {
@@ -339,26 +339,6 @@ impl Journal {
             _ => Ok(()),
         }
     }
-}
-
-fn kind_of(file_type: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "FIFO";
-        }
-        if file_type.is_char_device() || file_type.is_block_device() {
-            return "device";
-        }
-        if file_type.is_socket() {
-            return "socket";
-        }
-    }
-    if file_type.is_dir() {
-        return "directory";
-    }
-    "special file"
 }
 
 #[cfg(test)]

@@ -14,13 +14,14 @@ use crate::call;
 use crate::client::Client;
 use crate::error::{CallInfo, Error, InvalidInput, Operation, Problem, UnexpectedResponse};
 use crate::generated::types;
-use crate::hooks::PreparedRequest;
 use crate::ops::check_id;
 use crate::ops::list::UserToken;
 use crate::ops::pending::Pending;
 use crate::scope::ScopeName;
+use crate::setters::token_setters;
 use crate::token::{TokenName, TokenSecret};
 use crate::update::{check_list, scope_name_error};
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Creates a user token in an agent-portfolio. The returned [`CreateCall`] is a future: await it, or set its
@@ -83,16 +84,11 @@ struct Request<'a> {
 
 impl fmt::Debug for CreateCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.state {
-            Pending::Ready(request) => f
-                .debug_struct("CreateCall")
-                .field("portfolio", &request.portfolio)
+        self.state.debug(f, "CreateCall", |out, request| {
+            out.field("portfolio", &request.portfolio)
                 .field("token", &request.token)
-                .field("request_id", &request.request_id)
-                .finish(),
-            Pending::Running(_) => f.write_str("CreateCall(running)"),
-            Pending::Done => f.write_str("CreateCall(done)"),
-        }
+                .field("request_id", &request.request_id);
+        })
     }
 }
 
@@ -299,30 +295,13 @@ impl NewToken {
         self.refused.retain(|refused| refused.field != field);
     }
 
-    /// Allows the token from these IPv4 addresses only (without it: from anywhere).
-    pub fn ips_whitelist(mut self, ips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
-        self.ips_whitelist = Some(ips.into_iter().collect());
-        self.forgive("ipsWhitelist");
-        self
-    }
-
-    /// Expires the token at this instant (without it: never).
-    pub fn expires_at(mut self, at: impl Into<DateTime<Utc>>) -> Self {
-        self.expires_at = Some(at.into());
-        self.forgive("expiresAt");
-        self
-    }
-
-    /// Expires the token `after` this long from now (the moment of this call).
-    pub fn expires_in(mut self, after: std::time::Duration) -> Self {
-        match crate::update::from_now(after) {
-            Ok(at) => {
-                self.expires_at = Some(at);
-                self.forgive("expiresAt");
-            }
-            Err(refused) => self.refuse(refused),
-        }
-        self
+    token_setters! {
+        /// Allows the token from these IPv4 addresses only (without it: from anywhere).
+        ips_whitelist then forgive;
+        /// Expires the token at this instant (without it: never).
+        expires_at then forgive;
+        /// Expires the token `after` this long from now (the moment of this call).
+        expires_in;
     }
 
     /// The name.
@@ -369,7 +348,7 @@ impl NewToken {
         if let Some(ips) = &self.ips_whitelist {
             check_list("ipsWhitelist", ips)?;
         }
-        crate::update::check_expiry(self.expires_at, now)?;
+        crate::expiry::check_expiry(self.expires_at, now)?;
         Ok(types::CreateUserTokenV2Request {
             user_token_name: name,
             scope_names,

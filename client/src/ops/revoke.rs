@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::call;
 use crate::client::Client;
 use crate::error::{CallInfo, Error, Operation};
-use crate::hooks::PreparedRequest;
 use crate::ops::check_id;
 use crate::ops::pending::Pending;
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Revokes (deletes) a user token: it stops working at once. The returned [`RevokeCall`] is a future: await
@@ -53,16 +53,11 @@ struct Request<'a> {
 
 impl fmt::Debug for RevokeCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.state {
-            Pending::Ready(request) => f
-                .debug_struct("RevokeCall")
-                .field("portfolio", &request.portfolio)
+        self.state.debug(f, "RevokeCall", |out, request| {
+            out.field("portfolio", &request.portfolio)
                 .field("token", &request.token)
-                .field("request_id", &request.request_id)
-                .finish(),
-            Pending::Running(_) => f.write_str("RevokeCall(running)"),
-            Pending::Done => f.write_str("RevokeCall(done)"),
-        }
+                .field("request_id", &request.request_id);
+        })
     }
 }
 

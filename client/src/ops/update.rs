@@ -14,9 +14,10 @@ use crate::call;
 use crate::client::{ApiVersion, Client};
 use crate::error::{CallInfo, Error, InvalidInput, Operation};
 use crate::generated::types;
-use crate::hooks::PreparedRequest;
+use crate::ops::pending::Pending;
 use crate::rate_limit::RateLimit;
 use crate::update::{Scopes, TokenUpdate};
+use crate::wire::PreparedRequest;
 
 impl Client {
     /// Updates one user token of one agent-portfolio. The returned call is a future: await it, or set its request
@@ -34,7 +35,7 @@ impl Client {
     /// ```
     pub fn update_user_token(&self, portfolio: Uuid, token: Uuid, update: TokenUpdate) -> UpdateCall<'_> {
         UpdateCall {
-            state: State::Ready(Request {
+            state: Pending::Ready(Request {
                 client: self,
                 portfolio,
                 token,
@@ -53,13 +54,7 @@ impl Client {
 /// [`UpdateCall::request_id`], to tie both to one call in eToro's logs).
 #[must_use = "an update call does nothing until it is awaited"]
 pub struct UpdateCall<'a> {
-    state: State<'a>,
-}
-
-enum State<'a> {
-    Ready(Request<'a>),
-    Running(Pin<Box<dyn Future<Output = Result<Updated, Error>> + Send + 'a>>),
-    Done,
+    state: Pending<'a, Request<'a>, Updated>,
 }
 
 struct Request<'a> {
@@ -72,17 +67,12 @@ struct Request<'a> {
 
 impl fmt::Debug for UpdateCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.state {
-            State::Ready(request) => f
-                .debug_struct("UpdateCall")
-                .field("portfolio", &request.portfolio)
+        self.state.debug(f, "UpdateCall", |out, request| {
+            out.field("portfolio", &request.portfolio)
                 .field("token", &request.token)
                 .field("update", &request.update)
-                .field("request_id", &request.request_id)
-                .finish(),
-            State::Running(_) => f.write_str("UpdateCall(running)"),
-            State::Done => f.write_str("UpdateCall(done)"),
-        }
+                .field("request_id", &request.request_id);
+        })
     }
 }
 
@@ -114,7 +104,7 @@ impl<'a> UpdateCall<'a> {
     /// Uses this `x-request-id` instead of a fresh UUID v4 (to correlate with your own logs, or to retry a call
     /// of your own under the same id).
     pub fn request_id(mut self, id: Uuid) -> Self {
-        if let State::Ready(request) = &mut self.state {
+        if let Some(request) = self.state.ready_mut() {
             request.request_id = Some(id);
         }
         self
@@ -124,7 +114,7 @@ impl<'a> UpdateCall<'a> {
     /// generated code and hooks, but sends nothing (not even the scopes lookup of
     /// [`crate::ClientBuilder::check_scopes`]). Credentials show as `[REDACTED]`.
     pub async fn dry_run(self) -> Result<PreparedRequest, Error> {
-        let request = self.into_request()?;
+        let request = self.state.take("update")?;
         let (body, request_id) = request.prepare()?;
         match body {
             Body::V1(body) => call::dry_run(request.v1(request_id, body)).await,
@@ -135,14 +125,7 @@ impl<'a> UpdateCall<'a> {
     /// Validates the input, then sends the update, retrying transient failures under the client's policy.
     /// Every attempt carries the same `x-request-id`.
     pub async fn send(self) -> Result<Updated, Error> {
-        self.into_request()?.send().await
-    }
-
-    fn into_request(self) -> Result<Request<'a>, Error> {
-        match self.state {
-            State::Ready(request) => Ok(request),
-            _ => Err(InvalidInput::new("update", "this call was already polled; make a new one").into()),
-        }
+        self.state.take("update")?.send().await
     }
 }
 
@@ -150,24 +133,7 @@ impl Future for UpdateCall<'_> {
     type Output = Result<Updated, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // The work is one boxed future made on the first poll: the call stays a plain, `Unpin` value until then,
-        // so its options can be set, and it can be stored and passed around before it runs.
-        loop {
-            match &mut self.state {
-                State::Ready(_) => {
-                    let State::Ready(request) = std::mem::replace(&mut self.state, State::Done) else {
-                        unreachable!("matched above")
-                    };
-                    self.state = State::Running(Box::pin(request.send()));
-                }
-                State::Running(future) => {
-                    let output = std::task::ready!(future.as_mut().poll(cx));
-                    self.state = State::Done;
-                    return Poll::Ready(output);
-                }
-                State::Done => panic!("UpdateCall polled after it completed"),
-            }
-        }
+        self.state.poll_with(cx, "update", |request| Box::pin(request.send()))
     }
 }
 

@@ -168,14 +168,7 @@ impl<'a> Rotation<'a> {
                 orphan: None,
             });
         }
-        let portfolios = self
-            .client
-            .list_agent_portfolios()
-            .await
-            .map_err(|error| RotationError::Call {
-                error,
-                left: "nothing was changed".to_owned(),
-            })?;
+        let portfolios = list(self.client, || "nothing was changed".to_owned()).await?;
         let portfolio = find(&portfolios, self.portfolio)?;
         let Some(old) = portfolio.tokens.iter().find(|token| token.id == self.old_token) else {
             return Err(RotationError::TokenNotListed {
@@ -339,14 +332,10 @@ impl<'a> Rotation<'a> {
         store: &mut impl StateStore,
         sink: &mut impl SecretSink,
     ) -> Result<(), RotationError> {
-        let portfolios = self
-            .client
-            .list_agent_portfolios()
-            .await
-            .map_err(|error| RotationError::Call {
-                error,
-                left: format!("the rotation stands at \"{}\": run it again", state.step.name()),
-            })?;
+        let portfolios = list(self.client, || {
+            format!("the rotation stands at \"{}\": run it again", state.step.name())
+        })
+        .await?;
         let portfolio = find(&portfolios, state.portfolio)?;
         let ours = matches!(state.step, Step::CreateSent { .. });
         let leftovers: Vec<Uuid> = portfolio
@@ -491,6 +480,14 @@ async fn save(store: &mut impl StateStore, state: &mut RotationState, step: Step
     store.save(&next).await.map_err(RotationError::Store)?;
     *state = next;
     Ok(())
+}
+
+/// Lists the agent-portfolios; a failure says what the rotation `left` behind.
+async fn list(client: &Client, left: impl FnOnce() -> String) -> Result<Vec<AgentPortfolio>, RotationError> {
+    client
+        .list_agent_portfolios()
+        .await
+        .map_err(|error| RotationError::Call { error, left: left() })
 }
 
 fn find(portfolios: &[AgentPortfolio], id: Uuid) -> Result<&AgentPortfolio, RotationError> {

@@ -51,7 +51,6 @@
 //! ids, so a run from any working directory finds it.
 
 mod driver;
-mod files;
 mod sink;
 mod state;
 mod store;
@@ -62,8 +61,8 @@ use uuid::Uuid;
 
 use crate::error::{Error, InvalidInput};
 
+pub use crate::files::{absolute, same_file, FileError};
 pub use driver::{derived_name, Expiry, Plan, PlanStatus, Rotation};
-pub use files::{absolute, same_file, FileError};
 pub use sink::{Claim, FileSecretSink, SecretSink};
 pub use state::{Reservation, RotationState, Step, STATE_VERSION};
 pub use store::{FileStateStore, StateStore};

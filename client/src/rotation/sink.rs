@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::ops::CreatedToken;
 use crate::secrecy::ExposeSecret;
 
-use super::files::{absolute, identity, open_regular, sync_dir, FileError, OpenFailure};
 use super::state::Reservation;
 use super::BoxError;
+use crate::files::{absolute, identity, open_regular, sync_dir, FileError, OpenFailure};
 
 /// What a rotation asks of [`SecretSink::reserve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

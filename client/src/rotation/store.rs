@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use super::files::{absolute, check_private, open_regular, parent_dir, sync_dir, FileError, Lock, OpenFailure};
 use super::state::{RotationState, STATE_VERSION};
 use super::BoxError;
+use crate::files::{absolute, check_private, open_regular, parent_dir, sync_dir, FileError, Lock, OpenFailure};
 
 /// Where a rotation records its [`RotationState`] between steps. The rotation saves before every step that could
 /// leave something behind, so a store must make a save durable before it returns (a crash after `save` returns

@@ -1,6 +1,11 @@
-//! The file-system rules both file-backed implementations follow: regular files only (no link followed, no FIFO
-//! or device opened, so nothing can hang or feed endless bytes), created with mode 0600, synced with their
-//! directory, and one lock primitive (std `File::try_lock`) on a lock file that is removed when the run ends.
+//! The file-system rules every file the crate and its command line keep follow: regular files only (no link
+//! followed, no FIFO or device opened, so nothing can hang or feed endless bytes), created with mode 0600, synced
+//! with their directory, and one lock primitive (std `File::try_lock`) on a lock file that is removed when the run
+//! ends.
+//!
+//! Used by [`crate::rotation`]'s [`FileStateStore`](crate::rotation::FileStateStore) and
+//! [`FileSecretSink`](crate::rotation::FileSecretSink), and by `etoro-token`'s bulk journal ([`kind_of`] names
+//! what a refused path is, in the same words everywhere).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -58,7 +63,15 @@ pub(crate) enum OpenFailure {
     Io(io::Error),
 }
 
-fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+/// What a path that is not a regular file is, for a message: `FIFO`, `device`, `socket`, `directory`, or
+/// `special file` for anything else (a regular file included: ask only of what `is_file` refused).
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let file_type = std::fs::metadata(&dir).unwrap().file_type();
+/// assert_eq!(etoro_client::files::kind_of(&file_type), "directory");
+/// ```
+pub fn kind_of(file_type: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
