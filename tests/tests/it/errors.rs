@@ -36,14 +36,11 @@ async fn documented_errors_map_to_api_errors() {
             .mount(&server)
             .await;
 
-        let err = key_client(&server)
-            .update_user_token(
-                portfolio(),
-                token(),
-                TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
-            )
-            .await
-            .unwrap_err();
+        let err = update_err(
+            &key_client(server.uri()),
+            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+        )
+        .await;
 
         let sent: Uuid = server.received_requests().await.unwrap()[0].headers["x-request-id"]
             .to_str()
@@ -84,14 +81,11 @@ async fn an_error_body_that_is_not_json_keeps_its_status_and_a_snippet() {
         .mount(&server)
         .await;
 
-    let err = key_client(&server)
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
-        )
-        .await
-        .unwrap_err();
+    let err = update_err(
+        &key_client(server.uri()),
+        TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+    )
+    .await;
 
     let Error::Api(api) = &err else { panic!("{err:?}") };
     assert_eq!(api.status.as_u16(), 500);
@@ -113,14 +107,11 @@ async fn an_undocumented_status_with_an_error_body_is_still_an_api_error() {
         .mount(&server)
         .await;
 
-    let err = key_client(&server)
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().scope_names(["etoro-public:admin"]),
-        )
-        .await
-        .unwrap_err();
+    let err = update_err(
+        &key_client(server.uri()),
+        TokenUpdate::new().scope_names(["etoro-public:admin"]),
+    )
+    .await;
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
     assert_eq!(err.code(), Some("ScopeNameNotAllowed"));

@@ -361,14 +361,11 @@ async fn the_wrapper_and_the_mock_agree_on_the_documented_error_codes() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let err = client
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().ips_whitelist(["203.0.113.7".parse().unwrap()]),
-        )
-        .await
-        .unwrap_err();
+    let err = update_err(
+        &client,
+        TokenUpdate::new().ips_whitelist(["203.0.113.7".parse().unwrap()]),
+    )
+    .await;
     assert!(err.is_not_found());
     assert_eq!(err.code(), Some("NotFound"));
 

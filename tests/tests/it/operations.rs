@@ -55,7 +55,7 @@ async fn listing_reads_every_portfolio_and_token_with_nulls_as_empty() {
         .mount(&server)
         .await;
 
-    let portfolios = key_client(&server).list_agent_portfolios().await.unwrap();
+    let portfolios = key_client(server.uri()).list_agent_portfolios().await.unwrap();
 
     assert_eq!(portfolios.len(), 2);
     let alpha = &portfolios[0];
@@ -84,7 +84,7 @@ async fn a_listing_without_ids_is_an_answer_outside_the_spec_naming_the_field() 
         ]})))
         .mount(&server)
         .await;
-    let err = key_client(&server).list_agent_portfolios().await.unwrap_err();
+    let err = key_client(server.uri()).list_agent_portfolios().await.unwrap_err();
     let Error::UnexpectedResponse(unexpected) = &err else {
         panic!("{err:?}")
     };
@@ -107,7 +107,7 @@ async fn create_sends_the_v2_body_and_returns_the_secret_only_through_expose() {
         .mount(&server)
         .await;
 
-    let created = key_client(&server)
+    let created = key_client(server.uri())
         .create_user_token(
             portfolio(),
             NewToken::new("bot", ["etoro-public:trade.real:read"]).ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)]),
@@ -276,7 +276,7 @@ async fn a_create_answer_without_the_secret_says_the_token_may_exist() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"userTokenId": TOKEN})))
         .mount(&server)
         .await;
-    let err = key_client(&server)
+    let err = key_client(server.uri())
         .create_user_token(portfolio(), NewToken::new("bot", ["a:b"]))
         .await
         .unwrap_err();
@@ -371,7 +371,7 @@ async fn every_operation_carries_credentials_and_a_request_id() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let _ = client.list_agent_portfolios().await;
     let _ = client.allowed_scopes().await;
     let _ = client
@@ -406,7 +406,7 @@ async fn create_and_revoke_take_a_request_id_and_a_dry_run_sends_nothing() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let new = || NewToken::new("bot", ["etoro-public:trade.real:read"]);
 
     let prepared = client.create_user_token(portfolio(), new()).dry_run().await.unwrap();
@@ -461,7 +461,7 @@ async fn a_listed_token_is_copied_into_a_new_one_and_what_cannot_be_copied_is_na
         .respond_with(ResponseTemplate::new(200).set_body_json(listing()))
         .mount(&server)
         .await;
-    let portfolios = key_client(&server).list_agent_portfolios().await.unwrap();
+    let portfolios = key_client(server.uri()).list_agent_portfolios().await.unwrap();
     let listed = &portfolios[0].tokens;
     let now = etoro_client::Utc::now();
 

@@ -1,7 +1,6 @@
 //! eToro's shared quota: the `RateLimit-*` state callers see, `Retry-After` waited out up to the deadline (not a
 //! backoff cap), one pace shared by every call, and the deadline's edges.
 
-use std::net::Ipv4Addr;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,6 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
-
-fn update() -> TokenUpdate {
-    TokenUpdate::new().ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
-}
 
 fn rate_limit_headers(template: ResponseTemplate, remaining: u32, reset: u64) -> ResponseTemplate {
     template
@@ -41,18 +36,18 @@ async fn successes_and_errors_carry_the_quota_state() {
         too_many("30"),
     )
     .await;
-    let client = key_client(&server);
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let client = key_client(server.uri());
+    let updated = client
+        .update_user_token(portfolio(), token(), ip_update())
+        .await
+        .unwrap();
     let state: &RateLimit = updated.rate_limit.as_ref().expect("the answer's RateLimit-* headers");
     assert_eq!(
         (state.limit, state.remaining, state.reset, state.policy.as_deref()),
         (Some(60), Some(41), Some(Duration::from_secs(17)), Some("60;w=60"))
     );
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
     assert!(err.is_rate_limited());
     assert_eq!(err.rate_limit().and_then(|limit| limit.remaining), Some(0));
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
@@ -76,7 +71,10 @@ async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline()
         .unwrap();
 
     let started = Instant::now();
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let updated = client
+        .update_user_token(portfolio(), token(), ip_update())
+        .await
+        .unwrap();
 
     assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(
@@ -107,10 +105,7 @@ async fn a_retry_after_past_the_deadline_ends_the_call_at_once_with_the_429() {
         .unwrap();
 
     let started = Instant::now();
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert!(err.is_rate_limited(), "{err}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(45)));
@@ -129,7 +124,10 @@ async fn retry_after_as_an_rfc_850_date_is_honoured() {
         .api_keys(API_KEY, USER_KEY)
         .build()
         .unwrap();
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    client
+        .update_user_token(portfolio(), token(), ip_update())
+        .await
+        .unwrap();
     // The date has one-second resolution: the wait is at least one second.
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
 }
@@ -153,7 +151,7 @@ async fn a_429_pauses_every_call_that_shares_the_pacer() {
         .unwrap();
     let spawn_update = |client: &Client| {
         let client = client.clone();
-        tokio::spawn(async move { client.update_user_token(portfolio(), token(), update()).await })
+        tokio::spawn(async move { client.update_user_token(portfolio(), token(), ip_update()).await })
     };
 
     let started = Instant::now();
@@ -198,7 +196,10 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
         .unwrap();
 
     let started = Instant::now();
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let updated = client
+        .update_user_token(portfolio(), token(), ip_update())
+        .await
+        .unwrap();
 
     assert_eq!(updated.attempts, 3);
     assert!(
@@ -233,10 +234,7 @@ async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
         .build()
         .unwrap();
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert_eq!(err.code(), Some("ServiceUnavailable"), "{err}");
     assert_eq!(err.attempts(), 2, "{err}");
@@ -261,10 +259,7 @@ async fn no_retry_starts_without_the_minimum_time_left() {
         .build()
         .unwrap();
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
@@ -299,10 +294,7 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
     ] {
         let server = server().await;
         Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
-        let err = key_client(&server)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&key_client(server.uri()), ip_update()).await;
         assert_eq!(err.v1_may_be_retired(), retired, "{err}");
         assert_eq!(err.to_string().contains("ApiVersion::V2"), retired, "{err}");
     }
@@ -318,7 +310,10 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
         .api_version(etoro_client::ApiVersion::V2)
         .build()
         .unwrap();
-    let err = v2.update_user_token(portfolio(), token(), update()).await.unwrap_err();
+    let err = v2
+        .update_user_token(portfolio(), token(), ip_update())
+        .await
+        .unwrap_err();
     assert!(!err.v1_may_be_retired(), "{err}");
 }
 

@@ -43,7 +43,7 @@ async fn key_pair_update_sends_the_documented_request() {
         .ips_whitelist([Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(203, 0, 113, 7)])
         .expires_at(future_expiry());
 
-    let updated = key_client(&server)
+    let updated = key_client(server.uri())
         .update_user_token(portfolio(), token(), update)
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn bearer_update_sends_only_the_authorization_header() {
     let server = server().await;
     accept_update(&server).await;
 
-    bearer_client(&server)
+    bearer_client(server.uri())
         .update_user_token(portfolio(), token(), TokenUpdate::new().expires_at(future_expiry()))
         .await
         .unwrap();
@@ -108,7 +108,7 @@ async fn deprecated_scope_ids_still_work() {
     let server = server().await;
     accept_update(&server).await;
 
-    key_client(&server)
+    key_client(server.uri())
         .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([211, 212]))
         .await
         .unwrap();
@@ -123,7 +123,7 @@ async fn callers_request_id_is_sent_and_returned() {
     accept_update(&server).await;
     let mine = Uuid::parse_str("7e9a201e-089e-44b8-a998-66a08d2d2ecc").unwrap();
 
-    let updated = key_client(&server)
+    let updated = key_client(server.uri())
         .update_user_token(
             portfolio(),
             token(),
@@ -149,7 +149,7 @@ async fn each_call_gets_its_own_request_id() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
 
     let first = client

@@ -63,11 +63,12 @@ async fn api_and_transport_errors_never_show_credentials() {
         .mount(&server)
         .await;
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
-    for client in [key_client(&server), bearer_client(&server), unreachable_client()] {
-        let err = client
-            .update_user_token(portfolio(), token(), update.clone())
-            .await
-            .unwrap_err();
+    for client in [
+        key_client(server.uri()),
+        bearer_client(server.uri()),
+        unreachable_client(),
+    ] {
+        let err = update_err(&client, update.clone()).await;
         assert_no_secret("Error", &format!("{err} {err:?}"));
     }
 }

@@ -120,7 +120,7 @@ async fn allowed_scopes_returns_the_names() {
     )
     .await;
 
-    let names = key_client(&server).allowed_scopes().await.unwrap();
+    let names = key_client(server.uri()).allowed_scopes().await.unwrap();
 
     assert_eq!(names, ["etoro-public:trade.real:read", "etoro-public:trade.demo:read"]);
     let request = &server.received_requests().await.unwrap()[0];
@@ -139,7 +139,7 @@ async fn allowed_scopes_errors_are_typed() {
         )
         .mount(&server)
         .await;
-    let err = key_client(&server).allowed_scopes().await.unwrap_err();
+    let err = key_client(server.uri()).allowed_scopes().await.unwrap_err();
     assert!(err.is_unauthorized());
 }
 
