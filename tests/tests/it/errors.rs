@@ -101,9 +101,7 @@ async fn an_error_body_that_is_not_json_keeps_its_status_and_a_snippet() {
 async fn an_undocumented_status_with_an_error_body_is_still_an_api_error() {
     let server = server().await;
     Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
-            "errorCode": "ScopeNameNotAllowed", "errorMessage": "Scope name not allowed"
-        })))
+        .respond_with(error_answer(403, "ScopeNameNotAllowed", "Scope name not allowed"))
         .mount(&server)
         .await;
 

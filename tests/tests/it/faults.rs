@@ -14,9 +14,7 @@ use crate::support::*;
 
 /// A key-pair client with fast retries: backoff from 10 ms, up to `attempts`.
 fn retrying_client(base_url: &str, attempts: u32) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(base_url)
         .retry(
             RetryPolicy::default()
                 .max_attempts(attempts)
@@ -132,9 +130,7 @@ async fn silent_server() -> String {
 #[tokio::test]
 async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
     let url = silent_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(url)
         .timeout(Duration::from_millis(300))
         .retry(
             RetryPolicy::default()
@@ -161,9 +157,7 @@ async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
 #[tokio::test]
 async fn the_deadline_bounds_the_whole_call() {
     let url = silent_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(url)
         .timeout(Duration::from_secs(30))
         .retry(RetryPolicy::default().deadline(Duration::from_millis(400)))
         .build()

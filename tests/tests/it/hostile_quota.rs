@@ -37,9 +37,7 @@ async fn always_429(headers: &'static [(&'static str, &'static str)]) -> (String
 }
 
 fn client(url: &str, deadline: Duration) -> Client {
-    Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(url)
         .retry(RetryPolicy::default().deadline(deadline))
         .build()
         .unwrap()

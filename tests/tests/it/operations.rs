@@ -16,9 +16,7 @@ use crate::support::*;
 const SECRET: &str = "sk-live-secret-0f9e8d";
 
 fn retrying_client(base_url: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(base_url)
         .retry(
             RetryPolicy::default()
                 .max_attempts(4)
@@ -169,9 +167,7 @@ async fn a_create_of_unknown_outcome_is_never_repeated() {
     ] {
         let server = server().await;
         Mock::given(method("POST")).respond_with(template).mount(&server).await;
-        let client = Client::builder()
-            .base_url(server.uri())
-            .api_keys(API_KEY, USER_KEY)
+        let client = key_builder(server.uri())
             .timeout(Duration::from_millis(300))
             .retry(RetryPolicy::default().base_delay(Duration::from_millis(10)))
             .build()
@@ -299,10 +295,7 @@ async fn revoke_sends_delete_and_a_first_404_is_an_error() {
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"errorCode": code::NOT_FOUND, "errorMessage": "User token not found"})),
-        )
+        .respond_with(error_answer(404, code::NOT_FOUND, "User token not found"))
         .mount(&server)
         .await;
     let client = retrying_client(&server.uri());

@@ -58,9 +58,7 @@ async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline()
     let server = server().await;
     first_then(&server, "PATCH", too_many("2"), 1, ResponseTemplate::new(204)).await;
     // max_delay caps the backoff only: a server's Retry-After is honoured beyond it, because the server said so.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .retry(
             RetryPolicy::default()
                 .max_attempts(1)
@@ -93,9 +91,7 @@ async fn a_retry_after_past_the_deadline_ends_the_call_at_once_with_the_429() {
         .mount(&server)
         .await;
     // max_delay is far above the hint: only the deadline can be what refuses the wait.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .retry(
             RetryPolicy::default()
                 .max_delay(Duration::from_secs(3600))
@@ -187,9 +183,7 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
     )
     .await;
     // 4 requests a second: attempts are at least 250 ms apart, whatever the backoff says.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .pacer(Pacer::new(NonZeroU32::new(4).unwrap(), Duration::from_secs(1)))
         .retry(RetryPolicy::default().base_delay(Duration::from_millis(1)))
         .build()
@@ -216,14 +210,12 @@ async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     first_then(
         &server,
         "PATCH",
-        ResponseTemplate::new(503).set_body_json(json!({"errorCode": "ServiceUnavailable", "errorMessage": "down"})),
+        error_answer(503, "ServiceUnavailable", "down"),
         1,
         ResponseTemplate::new(204).set_delay(Duration::from_secs(30)),
     )
     .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .timeout(Duration::from_secs(20))
         .retry(
             RetryPolicy::default()
@@ -247,9 +239,7 @@ async fn no_retry_starts_without_the_minimum_time_left() {
         .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(700)))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .retry(
             RetryPolicy::default()
                 .base_delay(Duration::from_millis(1))
@@ -286,11 +276,7 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
         ),
         (ResponseTemplate::new(405), true),
         (ResponseTemplate::new(410), true),
-        (
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"errorCode": "NotFound", "errorMessage": "User token not found"})),
-            false,
-        ),
+        (error_answer(404, "NotFound", "User token not found"), false),
     ] {
         let server = server().await;
         Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
@@ -326,9 +312,7 @@ async fn the_scope_check_counts_against_the_deadline_and_holds_no_lock_across_th
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .check_scopes(Duration::from_secs(60))
         .timeout(Duration::from_secs(30))
         .retry(RetryPolicy::default().deadline(Duration::from_millis(800)))

@@ -12,11 +12,11 @@ use etoro_client::rotation::{
 };
 use etoro_client::secrecy::ExposeSecret;
 use etoro_client::{Client, CreatedToken, Uuid};
-use etoro_mock::{MockConfig, MockServer, Portfolio, Token, World};
+use etoro_mock::{MockConfig, MockServer, Portfolio, Token};
 use tempfile::TempDir;
 use tokio::sync::Notify;
 
-use crate::support::{PORTFOLIO, TOKEN};
+use crate::support::{start_mock, PORTFOLIO, TOKEN};
 
 const NEW_NAME: &str = "readme-token-rotated-9b2d3c4e";
 
@@ -30,11 +30,10 @@ struct World1 {
 
 async fn world(portfolios: Vec<Portfolio>) -> World1 {
     let config = MockConfig {
-        world: World::Closed,
         portfolios,
-        ..MockConfig::default()
+        ..MockConfig::example()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let server = start_mock(config).await;
     let client = Client::builder()
         .base_url(server.base_url())
         .api_keys("k", "u")
@@ -287,12 +286,10 @@ async fn an_old_token_already_gone_finishes_the_rotation() {
 async fn a_404_on_the_old_tokens_revoke_is_a_finished_rotation_not_a_loop() {
     let (portfolio, token) = ids();
     let config = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
         missing: [token].into_iter().collect(),
-        ..MockConfig::default()
+        ..MockConfig::example()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let server = start_mock(config).await;
     let mut w = world(vec![]).await;
     w.client = Client::builder()
         .base_url(server.base_url())

@@ -3,9 +3,8 @@
 use std::net::Ipv4Addr;
 
 use etoro_client::{Auth, Client, Credentials, TokenUpdate};
-use serde_json::json;
 use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::Mock;
 
 use crate::support::*;
 
@@ -56,10 +55,7 @@ fn configuration_errors_name_the_header_not_the_value() {
 async fn api_and_transport_errors_never_show_credentials() {
     let server = server().await;
     Mock::given(method("PATCH"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
-        )
+        .respond_with(error_answer(401, "Unauthorized", "Unauthorized"))
         .mount(&server)
         .await;
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use etoro_client::{ApiVersion, Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{ApiVersion, Error, TokenUpdate};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -17,11 +17,7 @@ fn v2_path() -> String {
 }
 
 fn v2_client(server: &MockServer) -> etoro_client::ClientBuilder {
-    Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .api_version(ApiVersion::V2)
+    key_builder(server.uri()).api_version(ApiVersion::V2)
 }
 
 async fn serve_scopes(server: &MockServer, names: &[&str], expected_calls: u64) {
@@ -87,10 +83,7 @@ async fn v2_forbidden_scope_name_is_an_api_error() {
     let server = server().await;
     Mock::given(method("PATCH"))
         .and(path(v2_path()))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_json(json!({ "errorCode": "ScopeNameNotAllowed", "errorMessage": "Scope name not allowed" })),
-        )
+        .respond_with(error_answer(403, "ScopeNameNotAllowed", "Scope name not allowed"))
         .mount(&server)
         .await;
 
@@ -133,10 +126,7 @@ async fn allowed_scopes_errors_are_typed() {
     let server = server().await;
     Mock::given(method("GET"))
         .and(path(SCOPES_PATH))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
-        )
+        .respond_with(error_answer(401, "Unauthorized", "Unauthorized"))
         .mount(&server)
         .await;
     let err = key_client(server.uri()).allowed_scopes().await.unwrap_err();
