@@ -203,6 +203,14 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
     );
 }
 
+/// Retries after 1 ms, within `deadline`, each attempt started only with `min_attempt_time` left.
+fn tight_deadline(deadline: Duration, min_attempt_time: Duration) -> RetryPolicy {
+    RetryPolicy::default()
+        .base_delay(Duration::from_millis(1))
+        .deadline(deadline)
+        .min_attempt_time(min_attempt_time)
+}
+
 #[tokio::test]
 async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     // First attempt: 503 with its errorCode. Second: never answers, and the deadline ends it.
@@ -217,12 +225,7 @@ async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     .await;
     let client = key_builder(server.uri())
         .timeout(Duration::from_secs(20))
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(1))
-                .deadline(Duration::from_millis(1500))
-                .min_attempt_time(Duration::from_millis(200)),
-        )
+        .retry(tight_deadline(Duration::from_millis(1500), Duration::from_millis(200)))
         .build()
         .unwrap();
 
@@ -240,12 +243,7 @@ async fn no_retry_starts_without_the_minimum_time_left() {
         .mount(&server)
         .await;
     let client = key_builder(server.uri())
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(1))
-                .deadline(Duration::from_secs(1))
-                .min_attempt_time(Duration::from_millis(500)),
-        )
+        .retry(tight_deadline(Duration::from_secs(1), Duration::from_millis(500)))
         .build()
         .unwrap();
 

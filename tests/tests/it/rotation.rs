@@ -3,7 +3,7 @@
 //! or stops naming the token it will not touch.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use etoro_client::rotation::{
@@ -69,6 +69,27 @@ impl World1 {
     async fn rotate(&self, rotation: Rotation<'_>) -> Result<Rotated, RotationError> {
         let (mut store, mut sink) = self.stores();
         rotation.rotate(&mut store, &mut sink).await
+    }
+
+    /// Runs a whole rotation of the README's token with its state at `path`; returns the store, still held.
+    async fn rotated_with_state_at(&self, path: &Path) -> FileStateStore {
+        let (portfolio, token) = ids();
+        let mut store = FileStateStore::at(path).unwrap();
+        let mut sink = FileSecretSink::new(&self.secret_path()).unwrap();
+        Rotation::new(&self.client, portfolio, token)
+            .rotate(&mut store, &mut sink)
+            .await
+            .unwrap();
+        store
+    }
+
+    /// Why planning a rotation of the README's portfolio's `token` with `store` fails.
+    async fn plan_err(&self, token: Uuid, store: &mut FileStateStore) -> RotationError {
+        let (portfolio, _) = ids();
+        Rotation::new(&self.client, portfolio, token)
+            .plan(store)
+            .await
+            .expect_err("planning fails")
     }
 
     fn tokens(&self) -> Vec<Token> {
@@ -307,24 +328,16 @@ async fn a_404_on_the_old_tokens_revoke_is_a_finished_rotation_not_a_loop() {
 #[tokio::test]
 async fn the_state_of_another_rotation_and_hostile_state_files_are_refused() {
     let w = world(vec![Portfolio::example()]).await;
-    let (portfolio, token) = ids();
+    let (_, token) = ids();
     let path = w.dir.path().join("state.json");
     {
-        let mut store = FileStateStore::at(&path).unwrap();
-        let mut sink = FileSecretSink::new(&w.secret_path()).unwrap();
-        Rotation::new(&w.client, portfolio, token)
-            .rotate(&mut store, &mut sink)
-            .await
-            .unwrap();
+        let _held = w.rotated_with_state_at(&path).await;
         // While one run holds it, another is refused at once.
         assert!(FileStateStore::at(&path).unwrap_err().to_string().contains("in use"));
     }
     let mut store = FileStateStore::at(&path).unwrap();
     let other = Uuid::new_v4();
-    let err = Rotation::new(&w.client, portfolio, other)
-        .plan(&mut store)
-        .await
-        .unwrap_err();
+    let err = w.plan_err(other, &mut store).await;
     assert!(matches!(err, RotationError::OtherRotation { .. }), "{err}");
     drop(store);
 
@@ -333,18 +346,12 @@ async fn the_state_of_another_rotation_and_hostile_state_files_are_refused() {
         let link = w.dir.path().join("zero.json");
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
         let mut store = FileStateStore::at(&link).unwrap();
-        let err = Rotation::new(&w.client, portfolio, token)
-            .plan(&mut store)
-            .await
-            .unwrap_err();
+        let err = w.plan_err(token, &mut store).await;
         assert!(err.to_string().contains("symbolic link"), "{err}");
         let big = w.dir.path().join("big.json");
         std::fs::write(&big, vec![b' '; 100_000]).unwrap();
         let mut store = FileStateStore::at(&big).unwrap();
-        let err = Rotation::new(&w.client, portfolio, token)
-            .plan(&mut store)
-            .await
-            .unwrap_err();
+        let err = w.plan_err(token, &mut store).await;
         assert!(err.to_string().contains("larger"), "{err}");
     }
 }
@@ -440,23 +447,13 @@ async fn a_create_surely_not_sent_keeps_the_rotation_for_a_rerun() {
 async fn a_state_others_may_write_is_not_trusted() {
     use std::os::unix::fs::PermissionsExt;
     let w = world(vec![Portfolio::example()]).await;
-    let (portfolio, token) = ids();
+    let (_, token) = ids();
     let path = w.dir.path().join("state.json");
-    {
-        let mut store = FileStateStore::at(&path).unwrap();
-        let mut sink = FileSecretSink::new(&w.secret_path()).unwrap();
-        Rotation::new(&w.client, portfolio, token)
-            .rotate(&mut store, &mut sink)
-            .await
-            .unwrap();
-    }
+    drop(w.rotated_with_state_at(&path).await);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     let mut store = FileStateStore::at(&path).unwrap();
     let sent = w.server.request_count();
-    let err = Rotation::new(&w.client, portfolio, token)
-        .plan(&mut store)
-        .await
-        .unwrap_err();
+    let err = w.plan_err(token, &mut store).await;
     assert!(err.to_string().contains("not trusted"), "{err}");
     assert_eq!(w.server.request_count(), sent, "nothing was sent");
 }
