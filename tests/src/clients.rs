@@ -1,7 +1,7 @@
 //! Clients pointed at a local server: the wrapper's (key pair or bearer token, no retries unless a test adds
 //! them) and a plain reqwest one for requests written by hand.
 
-use etoro_client::{Client, ClientBuilder, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{Client, ClientBuilder, Error, RetryPolicy, TokenUpdate, Updated};
 
 use crate::{portfolio, token, API_KEY, BEARER, USER_KEY};
 
@@ -54,6 +54,15 @@ pub async fn update_err(client: &Client, update: TokenUpdate) -> Error {
         .update_user_token(portfolio(), token(), update)
         .await
         .expect_err("the update fails")
+}
+
+/// The outcome of `update` of [`PORTFOLIO`](crate::PORTFOLIO)/[`TOKEN`](crate::TOKEN) through `client`; panics with
+/// the error if it fails.
+pub async fn update_ok(client: &Client, update: TokenUpdate) -> Updated {
+    client
+        .update_user_token(portfolio(), token(), update)
+        .await
+        .unwrap_or_else(|err| panic!("the update fails: {err}"))
 }
 
 /// A plain reqwest client, for requests written by hand (not the wrapper's).

@@ -10,6 +10,7 @@ mod servers;
 
 pub use clients::{
     bearer_builder, bearer_client, closed_port_url, key_builder, key_client, raw_http, unreachable_client, update_err,
+    update_ok,
 };
 pub use servers::{answering, error_answer, first_then, raw_server, read_request, server, start_mock};
 

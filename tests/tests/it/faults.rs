@@ -68,10 +68,7 @@ async fn retry_after_is_honoured() {
     fail_then_succeed(&server, limited, 1).await;
 
     let started = Instant::now();
-    let updated = retrying_client(&server.uri(), 3)
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    let updated = update_ok(&retrying_client(&server.uri(), 3), ip_update()).await;
 
     assert_eq!(updated.attempts, 2);
     assert!(
@@ -307,10 +304,7 @@ async fn only_the_documented_success_status_is_success() {
         .respond_with(ResponseTemplate::new(204).set_body_string("unexpected body"))
         .mount(&server)
         .await;
-    let updated = key_client(server.uri())
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    let updated = update_ok(&key_client(server.uri()), ip_update()).await;
     assert_eq!(updated.status, 204);
 }
 

@@ -373,7 +373,7 @@ async fn what_the_wrapper_sends_the_mock_accepts_and_stores() {
         .scope_names(["etoro-public:trade.demo:read"])
         .ips_whitelist(["203.0.113.7".parse().unwrap()])
         .expires_at(at);
-    client.update_user_token(portfolio(), token(), update).await.unwrap();
+    update_ok(&client, update).await;
     let stored = server.token(portfolio(), token()).unwrap();
     assert_eq!(
         stored.scope_names,

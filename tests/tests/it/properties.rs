@@ -214,10 +214,7 @@ proptest! {
                 .mount(&server)
                 .await;
             let client = key_client(server.uri());
-            client
-                .update_user_token(portfolio(), token(), TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]))
-                .await
-                .unwrap_err()
+            update_err(&client, TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST])).await
         });
         let Error::Api(api) = &err else { panic!("{err:?}") };
         prop_assert_eq!(api.status.as_u16(), status);

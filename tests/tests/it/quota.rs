@@ -37,10 +37,7 @@ async fn successes_and_errors_carry_the_quota_state() {
     )
     .await;
     let client = key_client(server.uri());
-    let updated = client
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    let updated = update_ok(&client, ip_update()).await;
     let state: &RateLimit = updated.rate_limit.as_ref().expect("the answer's RateLimit-* headers");
     assert_eq!(
         (state.limit, state.remaining, state.reset, state.policy.as_deref()),
@@ -69,10 +66,7 @@ async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline()
         .unwrap();
 
     let started = Instant::now();
-    let updated = client
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    let updated = update_ok(&client, ip_update()).await;
 
     assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(
@@ -120,10 +114,7 @@ async fn retry_after_as_an_rfc_850_date_is_honoured() {
         .api_keys(API_KEY, USER_KEY)
         .build()
         .unwrap();
-    client
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    update_ok(&client, ip_update()).await;
     // The date has one-second resolution: the wait is at least one second.
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
 }
@@ -190,10 +181,7 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
         .unwrap();
 
     let started = Instant::now();
-    let updated = client
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap();
+    let updated = update_ok(&client, ip_update()).await;
 
     assert_eq!(updated.attempts, 3);
     assert!(
@@ -294,10 +282,7 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
         .api_version(etoro_client::ApiVersion::V2)
         .build()
         .unwrap();
-    let err = v2
-        .update_user_token(portfolio(), token(), ip_update())
-        .await
-        .unwrap_err();
+    let err = update_err(&v2, ip_update()).await;
     assert!(!err.v1_may_be_retired(), "{err}");
 }
 

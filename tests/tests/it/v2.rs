@@ -45,7 +45,7 @@ async fn the_same_update_goes_to_the_v2_endpoint_with_one_builder_call() {
 
     let client = v2_client(&server).build().unwrap();
     assert_eq!(client.api_version(), ApiVersion::V2);
-    let updated = client.update_user_token(portfolio(), token(), update).await.unwrap();
+    let updated = update_ok(&client, update).await;
 
     let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(
@@ -63,12 +63,11 @@ async fn the_same_update_goes_to_the_v2_endpoint_with_one_builder_call() {
 #[allow(deprecated)]
 async fn deprecated_scope_ids_are_refused_locally_with_v2() {
     let server = server().await;
-    let err = v2_client(&server)
-        .build()
-        .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([200]))
-        .await
-        .unwrap_err();
+    let err = update_err(
+        &v2_client(&server).build().unwrap(),
+        TokenUpdate::new().scope_ids([200]),
+    )
+    .await;
 
     let Error::InvalidInput(invalid) = &err else {
         panic!("{err:?}")
@@ -199,10 +198,10 @@ async fn the_cached_list_expires() {
         .unwrap();
     let update = || TokenUpdate::new().scope_names(["a:b"]);
 
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    update_ok(&client, update()).await;
+    update_ok(&client, update()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    update_ok(&client, update()).await;
     // `expect(2)` on the scopes mock: fetched once, reused, fetched again after the TTL.
 }
 
@@ -215,10 +214,9 @@ async fn without_the_opt_in_no_lookup_is_made() {
         .expect(1)
         .mount(&server)
         .await;
-    v2_client(&server)
-        .build()
-        .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_names(["anything:goes"]))
-        .await
-        .unwrap();
+    update_ok(
+        &v2_client(&server).build().unwrap(),
+        TokenUpdate::new().scope_names(["anything:goes"]),
+    )
+    .await;
 }
