@@ -5,22 +5,18 @@
 
 use etoro_client::secrecy::ExposeSecret;
 use etoro_client::{scope, Client, NewToken, Uuid};
-use etoro_mock::{MockConfig, MockServer, Portfolio, World};
+use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Closed world, as eToro: only the README's agent-portfolio and token exist.
-    let config = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
-        ..MockConfig::default()
-    };
-    let mock = MockServer::start("127.0.0.1:0".parse()?, config).await?;
+    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
+
+    // The mock holds only the README's portfolio, as eToro holds only yours: a create anywhere else is a 404.
+    let mock = MockServer::start("127.0.0.1:0".parse()?, MockConfig::example()).await?;
     let client = Client::builder()
         .base_url(mock.base_url())
         .api_keys("example-api-key", "example-user-key")
         .build()?;
-    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
 
     let token = NewToken::new("reporting-bot", [scope::TRADE_REAL_READ]).ips_whitelist(["203.0.113.7".parse()?]);
     let request_id = Uuid::new_v4();

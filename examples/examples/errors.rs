@@ -7,13 +7,14 @@ use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
+
     // A local mock of eToro (open world: any token id exists).
     let mock = MockServer::start("127.0.0.1:0".parse()?, MockConfig::default()).await?;
     let client = Client::builder()
         .base_url(mock.base_url())
         .api_keys("example-api-key", "example-user-key")
         .build()?;
-    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
 
     // Refused locally: an empty allow-list. Nothing is sent.
     let empty = TokenUpdate::new().ips_whitelist([]);

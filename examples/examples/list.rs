@@ -6,7 +6,7 @@
 //! instead, with the credentials of the environment (listing changes nothing).
 
 use etoro_client::{Client, ClientBuilder, TimeDelta, Utc};
-use etoro_mock::{MockConfig, MockServer, Portfolio, World};
+use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,12 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = if std::env::var_os("ETORO_BASE_URL").is_some() {
         ClientBuilder::from_env()?.build()?
     } else {
-        let config = MockConfig {
-            world: World::Closed,
-            portfolios: vec![Portfolio::example()],
-            ..MockConfig::default()
-        };
-        let server = MockServer::start("127.0.0.1:0".parse()?, config).await?;
+        let server = MockServer::start("127.0.0.1:0".parse()?, MockConfig::example()).await?;
         let client = Client::builder()
             .base_url(server.base_url())
             .api_keys("example-api-key", "example-user-key")

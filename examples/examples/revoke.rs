@@ -4,23 +4,19 @@
 //! `cargo run -p etoro-client-examples --example revoke`
 
 use etoro_client::{Client, Uuid};
-use etoro_mock::{MockConfig, MockServer, Portfolio, World};
+use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Closed world, as eToro: only the README's agent-portfolio and token exist.
-    let config = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
-        ..MockConfig::default()
-    };
-    let mock = MockServer::start("127.0.0.1:0".parse()?, config).await?;
+    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
+    let token: Uuid = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f".parse()?;
+
+    // The mock holds the README's portfolio and token and, as eToro, nothing else: once revoked, the token is gone.
+    let mock = MockServer::start("127.0.0.1:0".parse()?, MockConfig::example()).await?;
     let client = Client::builder()
         .base_url(mock.base_url())
         .api_keys("example-api-key", "example-user-key")
         .build()?;
-    let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
-    let token: Uuid = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f".parse()?;
 
     // See the request first (credentials redacted), then send it.
     println!("{}", client.revoke_user_token(portfolio, token).dry_run().await?);

@@ -9,28 +9,23 @@
 use std::time::Duration;
 
 use etoro_client::{scope, Client, TokenUpdate, Uuid};
-use etoro_mock::{MockConfig, MockServer, Portfolio, World};
+use etoro_mock::{MockConfig, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Closed world, as eToro: only the README's agent-portfolio and token exist.
-    let config = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
-        ..MockConfig::default()
-    };
-    let mock = MockServer::start("127.0.0.1:0".parse()?, config).await?;
-    let client = Client::builder()
-        .base_url(mock.base_url())
-        .api_keys("example-api-key", "example-user-key")
-        .build()?;
-
     let portfolio: Uuid = "3fa85f64-5717-4562-b3fc-2c963f66afa6".parse()?;
     let token: Uuid = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f".parse()?;
     let update = TokenUpdate::new()
         .scope_names([scope::TRADE_REAL_READ])
         .ips_whitelist(["203.0.113.7".parse()?])
         .expires_in(Duration::from_secs(30 * 86_400));
+
+    // The mock holds only the README's portfolio and token, as eToro holds only yours: another id would be a 404.
+    let mock = MockServer::start("127.0.0.1:0".parse()?, MockConfig::example()).await?;
+    let client = Client::builder()
+        .base_url(mock.base_url())
+        .api_keys("example-api-key", "example-user-key")
+        .build()?;
 
     let done = client.update_user_token(portfolio, token, update).await?;
     println!(

@@ -112,6 +112,19 @@ impl Default for MockConfig {
     }
 }
 
+impl MockConfig {
+    /// The closed world holding only [`Portfolio::example`] (the README's agent-portfolio and token), otherwise
+    /// the [`Default`]: any other id answers 404 `NotFound`, as with eToro. The examples' and many tests' start;
+    /// change a field with `MockConfig { quota: ..., ..MockConfig::example() }`.
+    pub fn example() -> Self {
+        MockConfig {
+            world: World::Closed,
+            portfolios: vec![Portfolio::example()],
+            ..MockConfig::default()
+        }
+    }
+}
+
 /// Faults injected into calls of the endpoints (not into unknown routes), in this order: latency, reset,
 /// rate limit, error rate. The first that applies decides the answer.
 ///

@@ -5,7 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use etoro_client::{Client, Error, Problem, RetryPolicy, TokenUpdate, Uuid};
+use etoro_client::{Error, Problem, TokenUpdate, Uuid};
+use etoro_client_tests::{key_builder, key_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -84,15 +85,6 @@ async fn peak_during<T>(call: impl std::future::Future<Output = T>) -> (T, usize
     (output, PEAK.load(Ordering::Relaxed).saturating_sub(before))
 }
 
-fn client(url: &str) -> Client {
-    Client::builder()
-        .base_url(url)
-        .api_keys("memory-test-api-key", "memory-test-user-key")
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn hostile_answers_are_read_within_their_caps() {
     // A 100 MB success body, chunked (no length announced): read up to the 16 MiB cap, then refused.
@@ -101,7 +93,7 @@ async fn hostile_answers_are_read_within_their_caps() {
         100 * 1_000_000,
     )
     .await;
-    let (result, peak) = peak_during(client(&url).allowed_scopes()).await;
+    let (result, peak) = peak_during(key_client(&url).allowed_scopes()).await;
     let err = result.unwrap_err();
     let Error::UnexpectedResponse(unexpected) = &err else {
         panic!("{err:?}")
@@ -115,13 +107,7 @@ async fn hostile_answers_are_read_within_their_caps() {
     );
 
     // The bound follows the cap.
-    let small = Client::builder()
-        .base_url(&url)
-        .api_keys("memory-test-api-key", "memory-test-user-key")
-        .retry(RetryPolicy::none())
-        .max_response_bytes(MIB)
-        .build()
-        .unwrap();
+    let small = key_builder(&url).max_response_bytes(MIB).build().unwrap();
     let (result, small_peak) = peak_during(small.allowed_scopes()).await;
     assert!(matches!(result, Err(Error::UnexpectedResponse(_))), "{result:?}");
     assert!(small_peak < 3 * MIB, "peak {} KiB with a 1 MiB cap", small_peak / 1024);
@@ -136,7 +122,7 @@ async fn hostile_answers_are_read_within_their_caps() {
         100 * 1_000_000,
     )
     .await;
-    let (result, peak) = peak_during(client(&url).allowed_scopes()).await;
+    let (result, peak) = peak_during(key_client(&url).allowed_scopes()).await;
     assert!(matches!(result, Err(Error::UnexpectedResponse(_))), "{result:?}");
     assert!(peak < 2 * MIB, "peak {} KiB for an announced 100 MB body", peak / 1024);
 
@@ -147,7 +133,7 @@ async fn hostile_answers_are_read_within_their_caps() {
     )
     .await;
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
-    let (result, peak) = peak_during(client(&url).update_user_token(Uuid::new_v4(), Uuid::new_v4(), update)).await;
+    let (result, peak) = peak_during(key_client(&url).update_user_token(Uuid::new_v4(), Uuid::new_v4(), update)).await;
     let err = result.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(500), "{err}");
     assert!(peak < MIB, "peak {} KiB while reading a 5 MiB error page", peak / 1024);

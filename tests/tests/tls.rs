@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use etoro_client::{Client, Error, RetryPolicy, StatusCode, TokenUpdate, Uuid};
+use etoro_client::{Client, Error, StatusCode, TokenUpdate, Uuid};
+use etoro_client_tests::key_client;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -77,15 +78,6 @@ async fn tls_server() -> (String, Arc<Seen>) {
     (url, seen)
 }
 
-fn client(url: &str) -> Client {
-    Client::builder()
-        .base_url(url)
-        .api_keys("tls-test-api-key", "tls-test-user-key")
-        .retry(RetryPolicy::none())
-        .build()
-        .expect("an https client builds with the crate's TLS backend")
-}
-
 async fn update(client: &Client) -> Error {
     let update = TokenUpdate::new().ips_whitelist(["203.0.113.7".parse().unwrap()]);
     client
@@ -100,7 +92,7 @@ async fn https_is_verified_and_spoken_by_the_chosen_backend() {
 
     // Roots that do not include the server's CA: the handshake fails, nothing is sent.
     std::env::set_var("SSL_CERT_FILE", fixture("other-ca.pem"));
-    let err = update(&client(&url)).await;
+    let err = update(&key_client(&url)).await;
     assert!(
         matches!(err, Error::Transport { .. }),
         "an untrusted certificate is a transport error: {err:?}"
@@ -119,7 +111,7 @@ async fn https_is_verified_and_spoken_by_the_chosen_backend() {
 
     // The test CA trusted: the request goes through TLS and the server's 401 comes back as an API error.
     std::env::set_var("SSL_CERT_FILE", fixture("ca.pem"));
-    let err = update(&client(&url)).await;
+    let err = update(&key_client(&url)).await;
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED), "{err:?}");
     assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
 }

@@ -15,20 +15,18 @@
 //!
 //! Prism ignores headers a document does not declare, such as the `api-version` header progenitor adds.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use chrono::Utc;
-use etoro_client::{scope, types, ApiVersion, Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{scope, types, ApiVersion, Client, ClientBuilder, Error, TokenUpdate};
+use etoro_client_tests::{
+    bearer_builder, closed_port_url, key_builder, portfolio, raw_http, token, API_KEY, BEARER, PORTFOLIO, TOKEN,
+    USER_KEY,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-const API_KEY: &str = "contract-api-key-3a91f2";
-const USER_KEY: &str = "contract-user-key-77c0d4";
-const BEARER: &str = "contract-bearer-token-e512b8";
-const PORTFOLIO: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-const TOKEN: &str = "9b2d3c4e-1f2a-4b5c-8d9e-0a1b2c3d4e5f";
 
 /// Prism on our spec.
 const OURS: &str = "CONTRACT_OURS_URL";
@@ -46,46 +44,27 @@ fn prism_url(var: &str) -> String {
     }
 }
 
-fn portfolio() -> Uuid {
-    PORTFOLIO.parse().unwrap()
-}
-
-fn token() -> Uuid {
-    TOKEN.parse().unwrap()
+/// A client for Prism from `builder` (the shared one: credentials, no retries), with a timeout so that a Prism that
+/// stops answering fails the test instead of hanging it.
+fn for_prism(builder: ClientBuilder) -> Client {
+    builder
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a valid client for Prism")
 }
 
 fn key_client(base_url: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a valid client for Prism")
+    for_prism(key_builder(base_url))
 }
 
 fn bearer_client(base_url: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .bearer_token(BEARER)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a valid client for Prism")
+    for_prism(bearer_builder(base_url))
 }
 
-/// A client pointed at a loopback port where nothing listens (bound, then closed at once): anything it sent would
-/// come back as `Error::Transport`, so `Error::InvalidInput` proves nothing left the process.
+/// A client pointed at a loopback port where nothing listens: anything it sent would come back as
+/// `Error::Transport`, so `Error::InvalidInput` proves nothing left the process.
 fn unreachable_client() -> Client {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind a loopback port")
-        .local_addr()
-        .unwrap()
-        .port();
-    Client::builder()
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
+    key_builder(closed_port_url())
         .connect_timeout(Duration::from_secs(2))
         .build()
         .unwrap()
@@ -121,12 +100,22 @@ fn valid_updates() -> Vec<(&'static str, TokenUpdate)> {
     ]
 }
 
-/// Sends every valid update through the real wrapper and requires Prism's 204 for each.
+/// Sends every valid update the client's API version takes (v2 takes no deprecated scope ids) through the real
+/// wrapper and requires Prism's 204 for each.
 async fn assert_all_accepted(client: &Client, document: &str) {
+    let v2 = client.api_version() == ApiVersion::V2;
     let mut failures = Vec::new();
-    for (shape, update) in valid_updates() {
-        let body = serde_json::to_string(&update.to_request(Utc::now()).expect("a valid update"))
-            .expect("the body serializes");
+    for (shape, update) in valid_updates()
+        .into_iter()
+        .filter(|(shape, _)| !(v2 && shape.contains("scope ids")))
+    {
+        // The body as the wrapper builds it, for the failure message.
+        let body = if v2 {
+            serde_json::to_string(&update.to_request_v2(Utc::now()).expect("a valid v2 update"))
+        } else {
+            serde_json::to_string(&update.to_request(Utc::now()).expect("a valid update"))
+        }
+        .expect("the body serializes");
         match client.update_user_token(portfolio(), token(), update).await {
             Ok(done) if done.status == StatusCode::NO_CONTENT => {}
             Ok(done) => failures.push(format!("{shape}: expected 204, got {} (body {body})", done.status)),
@@ -158,48 +147,21 @@ async fn every_valid_update_passes_prism_on_etoros_description() {
 
 /// A client for API v2 (`PATCH /api/v2/...`), with the key pair or a bearer token.
 fn v2_client(base_url: &str, bearer: bool) -> Client {
-    let builder = Client::builder()
-        .base_url(base_url)
-        .api_version(ApiVersion::V2)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10));
     let builder = if bearer {
-        builder.bearer_token(BEARER)
+        bearer_builder(base_url)
     } else {
-        builder.api_keys(API_KEY, USER_KEY)
+        key_builder(base_url)
     };
-    builder.build().expect("a valid client for Prism")
-}
-
-/// Sends every valid v2 update (every shape but the deprecated scope ids, which v2 does not take) and requires
-/// Prism's 204 for each.
-async fn assert_all_v2_accepted(client: &Client, document: &str) {
-    let mut failures = Vec::new();
-    for (shape, update) in valid_updates()
-        .into_iter()
-        .filter(|(shape, _)| !shape.contains("scope ids"))
-    {
-        let body = serde_json::to_string(&update.to_request_v2(Utc::now()).expect("a valid v2 update")).unwrap();
-        match client.update_user_token(portfolio(), token(), update).await {
-            Ok(done) if done.status == StatusCode::NO_CONTENT => {}
-            Ok(done) => failures.push(format!("{shape}: expected 204, got {} (body {body})", done.status)),
-            Err(err) => failures.push(format!("{shape}: {err} (body {body})")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "Prism on {document} refused v2 requests:\n  {}",
-        failures.join("\n  ")
-    );
+    for_prism(builder.api_version(ApiVersion::V2))
 }
 
 #[tokio::test]
 #[ignore = "needs Prism: run .ci/contract"]
 async fn every_valid_v2_update_passes_prism_on_both_documents() {
     let ours = prism_url(OURS);
-    assert_all_v2_accepted(&v2_client(&ours, false), "our spec (v2, key pair)").await;
-    assert_all_v2_accepted(&v2_client(&ours, true), "our spec (v2, bearer)").await;
-    assert_all_v2_accepted(&v2_client(&prism_url(ETORO), false), "eToro's description (v2)").await;
+    assert_all_accepted(&v2_client(&ours, false), "our spec (v2, key pair)").await;
+    assert_all_accepted(&v2_client(&ours, true), "our spec (v2, bearer)").await;
+    assert_all_accepted(&v2_client(&prism_url(ETORO), false), "eToro's description (v2)").await;
 }
 
 #[tokio::test]
@@ -226,8 +188,7 @@ async fn the_allowed_scopes_lookup_passes_prism_on_both_documents() {
 /// A PATCH with valid headers and this raw body, sent with plain reqwest (not the wrapper).
 async fn send_raw(base_url: &str, body: &Value, headers: &[(&str, &str)]) -> (StatusCode, String) {
     let url = format!("{base_url}/api/v1/agent-portfolios/{PORTFOLIO}/user-tokens/{TOKEN}");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut request = reqwest::Client::new()
+    let mut request = raw_http()
         .patch(&url)
         .header("x-request-id", Uuid::new_v4().to_string())
         .header("content-type", "application/json")
@@ -249,9 +210,9 @@ async fn send_raw(base_url: &str, body: &Value, headers: &[(&str, &str)]) -> (St
 }
 
 /// Extra request headers: (name, value) pairs.
-type Headers = &'static [(&'static str, &'static str)];
+type Headers<'a> = &'a [(&'a str, &'a str)];
 
-const KEYS: Headers = &[("x-api-key", API_KEY), ("x-user-key", USER_KEY)];
+const KEYS: Headers<'static> = &[("x-api-key", API_KEY), ("x-user-key", USER_KEY)];
 
 /// Bodies our spec forbids, the Prism violation code each must produce, the `TokenUpdate` that says the same
 /// thing, and the field the wrapper must blame.
@@ -259,98 +220,78 @@ struct BadBody {
     what: &'static str,
     body: Value,
     violation: &'static str,
-    update: fn() -> TokenUpdate,
+    update: TokenUpdate,
     field: &'static str,
 }
 
-fn ip(text: &str) -> Ipv4Addr {
-    text.parse().unwrap()
+/// One row of [`bad_bodies`].
+fn bad(what: &'static str, body: Value, violation: &'static str, update: TokenUpdate, field: &'static str) -> BadBody {
+    BadBody {
+        what,
+        body,
+        violation,
+        update,
+        field,
+    }
 }
 
+/// A body whose only field is the list `scopeNames: names`.
+fn scope_names(what: &'static str, names: &[&str], violation: &'static str, field: &'static str) -> BadBody {
+    let update = TokenUpdate::new().scope_names(names.iter().copied());
+    bad(what, json!({ "scopeNames": names }), violation, update, field)
+}
+
+/// A body whose only field is the list `scopeIds: ids`.
 #[allow(deprecated)]
+fn scope_ids(what: &'static str, ids: &[i32], violation: &'static str, field: &'static str) -> BadBody {
+    let update = TokenUpdate::new().scope_ids(ids.iter().copied());
+    bad(what, json!({ "scopeIds": ids }), violation, update, field)
+}
+
+/// A body whose only field is the list `ipsWhitelist: ips`.
+fn ips(what: &'static str, ips: &[&str], violation: &'static str, field: &'static str) -> BadBody {
+    let update = TokenUpdate::new().ips_whitelist(ips.iter().map(|ip| ip.parse::<Ipv4Addr>().unwrap()));
+    bad(what, json!({ "ipsWhitelist": ips }), violation, update, field)
+}
+
 fn bad_bodies() -> Vec<BadBody> {
+    const READ: &str = scope::TRADE_REAL_READ;
+    let expiry = "2030-12-31T23:59:59Z";
     vec![
-        BadBody {
-            what: "empty object",
-            body: json!({}),
-            violation: "minProperties",
-            update: TokenUpdate::new,
-            field: "update",
-        },
-        BadBody {
-            what: "empty scopeNames list",
-            body: json!({"scopeNames": []}),
-            violation: "minItems",
-            update: || TokenUpdate::new().scope_names(Vec::<String>::new()),
-            field: "scopeNames",
-        },
-        BadBody {
-            what: "empty scopeIds list",
-            body: json!({"scopeIds": []}),
-            violation: "minItems",
-            update: || TokenUpdate::new().scope_ids([]),
-            field: "scopeIds",
-        },
-        BadBody {
-            what: "empty ipsWhitelist",
-            body: json!({"ipsWhitelist": []}),
-            violation: "minItems",
-            update: || TokenUpdate::new().ips_whitelist([]),
-            field: "ipsWhitelist",
-        },
-        BadBody {
-            what: "duplicate IPs",
-            body: json!({"ipsWhitelist": ["203.0.113.7", "203.0.113.7"]}),
-            violation: "uniqueItems",
-            update: || TokenUpdate::new().ips_whitelist([ip("203.0.113.7"), ip("203.0.113.7")]),
-            field: "ipsWhitelist[1]",
-        },
-        BadBody {
-            what: "duplicate scope names",
-            body: json!({"scopeNames": [scope::TRADE_REAL_READ, scope::TRADE_REAL_READ]}),
-            violation: "uniqueItems",
-            update: || TokenUpdate::new().scope_names([scope::TRADE_REAL_READ, scope::TRADE_REAL_READ]),
-            field: "scopeNames[1]",
-        },
-        BadBody {
-            what: "duplicate scope ids",
-            body: json!({"scopeIds": [211, 211]}),
-            violation: "uniqueItems",
-            update: || TokenUpdate::new().scope_ids([211, 211]),
-            field: "scopeIds[1]",
-        },
-        BadBody {
-            what: "scope name with a space",
-            body: json!({"scopeNames": ["etoro-public:trade.real:read etoro-public:trade.real:write"]}),
-            violation: "pattern",
-            update: || TokenUpdate::new().scope_names(["etoro-public:trade.real:read etoro-public:trade.real:write"]),
-            field: "scopeNames[0]",
-        },
-        BadBody {
-            what: "scope name with a newline",
-            body: json!({"scopeNames": ["etoro-public:trade.real:read\n"]}),
-            violation: "pattern",
-            update: || TokenUpdate::new().scope_names(["etoro-public:trade.real:read\n"]),
-            field: "scopeNames[0]",
-        },
-        BadBody {
-            what: "empty scope name",
-            body: json!({"scopeNames": [""]}),
-            violation: "minLength",
-            update: || TokenUpdate::new().scope_names([""]),
-            field: "scopeNames[0]",
-        },
-        BadBody {
-            what: "a valid field next to an empty list",
-            body: json!({"expiresAt": "2030-12-31T23:59:59Z", "ipsWhitelist": []}),
-            violation: "minItems",
-            update: || {
-                TokenUpdate::new()
-                    .expires_at("2030-12-31T23:59:59Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap())
-                    .ips_whitelist(Vec::<Ipv4Addr>::new())
-            },
-            field: "ipsWhitelist",
-        },
+        bad("empty object", json!({}), "minProperties", TokenUpdate::new(), "update"),
+        scope_names("empty scopeNames list", &[], "minItems", "scopeNames"),
+        scope_ids("empty scopeIds list", &[], "minItems", "scopeIds"),
+        ips("empty ipsWhitelist", &[], "minItems", "ipsWhitelist"),
+        ips(
+            "duplicate IPs",
+            &["203.0.113.7", "203.0.113.7"],
+            "uniqueItems",
+            "ipsWhitelist[1]",
+        ),
+        scope_names("duplicate scope names", &[READ, READ], "uniqueItems", "scopeNames[1]"),
+        scope_ids("duplicate scope ids", &[211, 211], "uniqueItems", "scopeIds[1]"),
+        scope_names(
+            "scope name with a space",
+            &["etoro-public:trade.real:read etoro-public:trade.real:write"],
+            "pattern",
+            "scopeNames[0]",
+        ),
+        scope_names(
+            "scope name with a newline",
+            &["etoro-public:trade.real:read\n"],
+            "pattern",
+            "scopeNames[0]",
+        ),
+        scope_names("empty scope name", &[""], "minLength", "scopeNames[0]"),
+        bad(
+            "a valid field next to an empty list",
+            json!({"expiresAt": expiry, "ipsWhitelist": []}),
+            "minItems",
+            TokenUpdate::new()
+                .expires_at(expiry.parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+                .ips_whitelist(Vec::<Ipv4Addr>::new()),
+            "ipsWhitelist",
+        ),
     ]
 }
 
@@ -383,7 +324,7 @@ async fn the_wrapper_refuses_locally_what_prism_rejects() {
             ));
         }
         // 2. The wrapper refuses the equivalent TokenUpdate before sending, blaming the same field.
-        match wrapper_refusal((case.update)()).await {
+        match wrapper_refusal(case.update).await {
             Ok(invalid) if invalid.field == case.field => {}
             Ok(invalid) => failures.push(format!(
                 "{}: the wrapper refused it but blamed {:?} ({}), expected {:?}",
@@ -490,13 +431,10 @@ async fn our_spec_requires_the_whole_key_pair_or_a_bearer_token() {
     // them, which is what makes the wrapper's 204s above prove its credential headers right.
     let url = prism_url(OURS);
     let body = json!({"scopeNames": [scope::TRADE_REAL_READ]});
+    let bearer = format!("Bearer {BEARER}");
     let cases: [(&str, Headers, bool); 5] = [
         ("both keys", KEYS, true),
-        (
-            "a bearer token",
-            &[("authorization", "Bearer contract-bearer-token-e512b8")],
-            true,
-        ),
+        ("a bearer token", &[("authorization", bearer.as_str())], true),
         ("x-api-key alone", &[("x-api-key", API_KEY)], false),
         ("x-user-key alone", &[("x-user-key", USER_KEY)], false),
         ("no credentials", &[], false),

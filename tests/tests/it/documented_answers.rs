@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use etoro_client::{code, ApiVersion, Client, Error, NewToken, RetryPolicy, TokenUpdate};
+use etoro_client::{code, ApiVersion, Error, NewToken, RetryPolicy, TokenUpdate};
 use etoro_mock::Operation as Op;
 use serde_json::json;
 
@@ -34,9 +34,7 @@ async fn call(op: Op, url: &str) -> Error {
     } else {
         ApiVersion::V2
     };
-    let client = Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(url)
         .api_version(version)
         .retry(RetryPolicy::default().max_attempts(ATTEMPTS).deadline(DEADLINE))
         .build()

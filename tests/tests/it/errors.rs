@@ -3,10 +3,9 @@
 use std::net::Ipv4Addr;
 
 use etoro_client::{Error, TokenUpdate};
-use serde_json::json;
 use uuid::Uuid;
 use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
@@ -24,26 +23,25 @@ const DOCUMENTED: [(u16, &str, &str); 6] = [
     (500, "UnhandledException", "Global Error"),
 ];
 
+/// The error of `update` when every PATCH is answered `template`, and the server that answered it once.
+async fn error_for(template: ResponseTemplate, update: TokenUpdate) -> (Error, MockServer) {
+    let server = server().await;
+    Mock::given(method("PATCH"))
+        .respond_with(template)
+        .expect(1)
+        .mount(&server)
+        .await;
+    (update_err(&key_client(server.uri()), update).await, server)
+}
+
 #[tokio::test]
 async fn documented_errors_map_to_api_errors() {
     for (status, code, message) in DOCUMENTED {
-        let server = server().await;
-        Mock::given(method("PATCH"))
-            .respond_with(
-                ResponseTemplate::new(status).set_body_json(json!({ "errorCode": code, "errorMessage": message })),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-
-        let err = key_client(&server)
-            .update_user_token(
-                portfolio(),
-                token(),
-                TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
-            )
-            .await
-            .unwrap_err();
+        let (err, server) = error_for(
+            error_answer(status, code, message),
+            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+        )
+        .await;
 
         let sent: Uuid = server.received_requests().await.unwrap()[0].headers["x-request-id"]
             .to_str()
@@ -78,20 +76,11 @@ async fn documented_errors_map_to_api_errors() {
 
 #[tokio::test]
 async fn an_error_body_that_is_not_json_keeps_its_status_and_a_snippet() {
-    let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("<html><body>Bad gateway at the proxy</body></html>"))
-        .mount(&server)
-        .await;
-
-    let err = key_client(&server)
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
-        )
-        .await
-        .unwrap_err();
+    let (err, _server) = error_for(
+        ResponseTemplate::new(500).set_body_string("<html><body>Bad gateway at the proxy</body></html>"),
+        TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]),
+    )
+    .await;
 
     let Error::Api(api) = &err else { panic!("{err:?}") };
     assert_eq!(api.status.as_u16(), 500);
@@ -105,22 +94,11 @@ async fn an_error_body_that_is_not_json_keeps_its_status_and_a_snippet() {
 
 #[tokio::test]
 async fn an_undocumented_status_with_an_error_body_is_still_an_api_error() {
-    let server = server().await;
-    Mock::given(method("PATCH"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
-            "errorCode": "ScopeNameNotAllowed", "errorMessage": "Scope name not allowed"
-        })))
-        .mount(&server)
-        .await;
-
-    let err = key_client(&server)
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().scope_names(["etoro-public:admin"]),
-        )
-        .await
-        .unwrap_err();
+    let (err, _server) = error_for(
+        error_answer(403, "ScopeNameNotAllowed", "Scope name not allowed"),
+        TokenUpdate::new().scope_names(["etoro-public:admin"]),
+    )
+    .await;
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
     assert_eq!(err.code(), Some("ScopeNameNotAllowed"));

@@ -1,11 +1,10 @@
 //! Retries, timeouts, redirects and hostile answers, against servers on 127.0.0.1 that misbehave on purpose.
 
-use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use etoro_client::{Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{Client, Error, RetryPolicy};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use wiremock::matchers::method;
@@ -13,15 +12,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
-fn update() -> TokenUpdate {
-    TokenUpdate::new().ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
-}
-
 /// A key-pair client with fast retries: backoff from 10 ms, up to `attempts`.
 fn retrying_client(base_url: &str, attempts: u32) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(base_url)
         .retry(
             RetryPolicy::default()
                 .max_attempts(attempts)
@@ -51,7 +44,7 @@ async fn transient_statuses_are_retried_with_the_same_request_id() {
         fail_then_succeed(&server, ResponseTemplate::new(status), 2).await;
 
         let updated = retrying_client(&server.uri(), 4)
-            .update_user_token(portfolio(), token(), update())
+            .update_user_token(portfolio(), token(), ip_update())
             .await
             .unwrap_or_else(|err| panic!("{status}: {err}"));
 
@@ -75,10 +68,7 @@ async fn retry_after_is_honoured() {
     fail_then_succeed(&server, limited, 1).await;
 
     let started = Instant::now();
-    let updated = retrying_client(&server.uri(), 3)
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap();
+    let updated = update_ok(&retrying_client(&server.uri(), 3), ip_update()).await;
 
     assert_eq!(updated.attempts, 2);
     assert!(
@@ -97,10 +87,7 @@ async fn other_client_errors_are_never_retried() {
             .mount(&server)
             .await;
 
-        let err = retrying_client(&server.uri(), 5)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&retrying_client(&server.uri(), 5), ip_update()).await;
 
         assert_eq!(err.status().unwrap().as_u16(), status);
         assert_eq!(
@@ -119,10 +106,7 @@ async fn the_final_error_says_how_many_attempts_were_made() {
         .mount(&server)
         .await;
 
-    let err = retrying_client(&server.uri(), 3)
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&retrying_client(&server.uri(), 3), ip_update()).await;
 
     let Error::Api(api) = &err else { panic!("{err:?}") };
     assert_eq!(api.call.attempts, 3);
@@ -143,9 +127,7 @@ async fn silent_server() -> String {
 #[tokio::test]
 async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
     let url = silent_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(url)
         .timeout(Duration::from_millis(300))
         .retry(
             RetryPolicy::default()
@@ -156,10 +138,7 @@ async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
         .unwrap();
 
     let started = Instant::now();
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert!(
         matches!(&err, Error::Timeout { call, .. } if call.attempts == 2),
@@ -175,19 +154,14 @@ async fn a_server_that_never_answers_is_a_timeout_not_a_hang() {
 #[tokio::test]
 async fn the_deadline_bounds_the_whole_call() {
     let url = silent_server().await;
-    let client = Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(url)
         .timeout(Duration::from_secs(30))
         .retry(RetryPolicy::default().deadline(Duration::from_millis(400)))
         .build()
         .unwrap();
 
     let started = Instant::now();
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(
@@ -207,10 +181,7 @@ async fn a_connection_reset_mid_response_is_retried_as_a_transport_error() {
     })
     .await;
 
-    let err = retrying_client(&url, 3)
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&retrying_client(&url, 3), ip_update()).await;
 
     assert!(
         matches!(&err, Error::Transport { call, .. } if call.attempts == 3),
@@ -235,10 +206,7 @@ async fn redirects_are_not_followed_and_the_target_never_sees_the_keys() {
             .mount(&origin)
             .await;
 
-        let err = retrying_client(&origin.uri(), 3)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&retrying_client(&origin.uri(), 3), ip_update()).await;
 
         let Error::Redirect { location: seen, .. } = &err else {
             panic!("{status}: {err:?}")
@@ -281,10 +249,7 @@ async fn hostile_error_bodies_still_give_a_typed_error() {
         let server = server().await;
         Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
 
-        let err = key_client(&server)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&key_client(server.uri()), ip_update()).await;
 
         let Error::Api(api) = &err else {
             panic!("{status}: {err:?}")
@@ -315,10 +280,7 @@ async fn only_the_documented_success_status_is_success() {
     ] {
         let server = server().await;
         Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
-        let err = retrying_client(&server.uri(), 3)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&retrying_client(&server.uri(), 3), ip_update()).await;
         let Error::UnexpectedResponse(unexpected) = &err else {
             panic!("{status}: expected UnexpectedResponse, got {err:?}")
         };
@@ -342,10 +304,7 @@ async fn only_the_documented_success_status_is_success() {
         .respond_with(ResponseTemplate::new(204).set_body_string("unexpected body"))
         .mount(&server)
         .await;
-    let updated = key_client(&server)
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap();
+    let updated = update_ok(&key_client(server.uri()), ip_update()).await;
     assert_eq!(updated.status, 204);
 }
 
@@ -380,8 +339,8 @@ fn trace_logs_never_show_credentials() {
         runtime.block_on(async {
             let server = server().await;
             fail_then_succeed(&server, ResponseTemplate::new(503), 1).await;
-            for client in [retrying_client(&server.uri(), 3), bearer_client(&server)] {
-                let _ = client.update_user_token(portfolio(), token(), update()).await;
+            for client in [retrying_client(&server.uri(), 3), bearer_client(server.uri())] {
+                let _ = client.update_user_token(portfolio(), token(), ip_update()).await;
             }
         });
     });
@@ -503,12 +462,15 @@ async fn concurrent_calls_keep_their_own_status_and_dry_runs_stay_apart() {
             (
                 index,
                 token,
-                sender.update_user_token(portfolio(), token, update()).await,
+                sender.update_user_token(portfolio(), token, ip_update()).await,
             )
         }));
         let preparer = client.clone();
         dry_runs.push(tokio::spawn(async move {
-            let prepared = preparer.update_user_token(portfolio(), token, update()).dry_run().await;
+            let prepared = preparer
+                .update_user_token(portfolio(), token, ip_update())
+                .dry_run()
+                .await;
             (token, prepared)
         }));
     }

@@ -5,11 +5,10 @@
 //! The server runs on the test's own runtime, whose clock is paused: time jumps ahead whenever every task waits, so
 //! hours of backoff take milliseconds, and the request count per simulated minute is exact.
 
-use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use etoro_client::{code, Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{code, Client, Error, RetryPolicy};
 use futures::future::join_all;
 use serde_json::json;
 use tokio::time::Instant;
@@ -38,16 +37,10 @@ async fn always_429(headers: &'static [(&'static str, &'static str)]) -> (String
 }
 
 fn client(url: &str, deadline: Duration) -> Client {
-    Client::builder()
-        .base_url(url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(url)
         .retry(RetryPolicy::default().deadline(deadline))
         .build()
         .unwrap()
-}
-
-fn update() -> TokenUpdate {
-    TokenUpdate::new().ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
 }
 
 /// Requests per minute since `start`: [first minute, second minute, ...].
@@ -77,10 +70,7 @@ async fn one_call_sends_at_most_seven_requests_a_minute_and_ends_by_its_deadline
         let (url, seen) = always_429(headers).await;
         let deadline = Duration::from_secs(10 * 60);
         let start = Instant::now();
-        let err = client(&url, deadline)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&client(&url, deadline), ip_update()).await;
         let elapsed = start.elapsed();
         assert_gave_up_for_quota(&err, what);
         assert!(elapsed <= deadline, "{what}: ended after {elapsed:?}");
@@ -113,7 +103,7 @@ async fn eight_calls_at_once_send_at_most_eight_requests_in_the_first_minute() {
         let calls = (0..8).map(|_| {
             let client = client.clone();
             async move {
-                let result = client.update_user_token(portfolio(), token(), update()).await;
+                let result = client.update_user_token(portfolio(), token(), ip_update()).await;
                 (result, start.elapsed())
             }
         });

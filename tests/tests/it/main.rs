@@ -1,8 +1,9 @@
 //! Integration tests of the client against real HTTP servers on 127.0.0.1.
 //!
-//! One test binary with modules (faster to link than one binary per file); `support` starts the servers.
+//! One test binary with modules (faster to link than one binary per file); the crate's library, `support` here,
+//! starts the servers and builds the clients.
 
-mod support;
+use etoro_client_tests as support;
 
 mod documented_answers;
 mod drift;

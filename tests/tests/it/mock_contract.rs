@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use etoro_client::{Client, RetryPolicy, TokenUpdate};
-use etoro_mock::{Faults, MockConfig, MockServer, Portfolio, World};
+use etoro_client::TokenUpdate;
+use etoro_mock::{Faults, MockConfig, MockServer};
 use serde_json::Value;
 
 use crate::support::*;
@@ -118,11 +118,7 @@ async fn send_raw(
 async fn every_mock_answer_matches_the_spec() {
     let spec = spec();
     // The CLI's world: the README's portfolio and token, nothing else.
-    let closed = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
-        ..MockConfig::default()
-    };
+    let closed = MockConfig::example();
     let missing = MockConfig {
         missing: HashSet::from([token()]),
         ..closed.clone()
@@ -275,9 +271,7 @@ async fn every_mock_answer_matches_the_spec() {
     let mut answered = BTreeSet::new();
     for (operation, config, token, headers, body, before, expected) in cases {
         let (path, method) = operation;
-        let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config.clone())
-            .await
-            .unwrap();
+        let server = start_mock(config.clone()).await;
         for _ in 0..before {
             send_raw(&server, (LIST, "get"), TOKEN, &keys, "").await;
         }
@@ -352,23 +346,13 @@ async fn the_wrapper_and_the_mock_agree_on_the_documented_error_codes() {
         missing: HashSet::from([token()]),
         ..MockConfig::default()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), missing)
-        .await
-        .unwrap();
-    let client = Client::builder()
-        .base_url(server.base_url())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let err = client
-        .update_user_token(
-            portfolio(),
-            token(),
-            TokenUpdate::new().ips_whitelist(["203.0.113.7".parse().unwrap()]),
-        )
-        .await
-        .unwrap_err();
+    let server = start_mock(missing).await;
+    let client = key_client(server.base_url());
+    let err = update_err(
+        &client,
+        TokenUpdate::new().ips_whitelist(["203.0.113.7".parse().unwrap()]),
+    )
+    .await;
     assert!(err.is_not_found());
     assert_eq!(err.code(), Some("NotFound"));
 
@@ -382,28 +366,14 @@ async fn the_wrapper_and_the_mock_agree_on_the_documented_error_codes() {
 
 #[tokio::test]
 async fn what_the_wrapper_sends_the_mock_accepts_and_stores() {
-    let server = MockServer::start(
-        "127.0.0.1:0".parse().unwrap(),
-        MockConfig {
-            world: World::Closed,
-            portfolios: vec![Portfolio::example()],
-            ..MockConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let client = Client::builder()
-        .base_url(server.base_url())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let server = start_mock(MockConfig::example()).await;
+    let client = key_client(server.base_url());
     let at = chrono::Utc::now() + chrono::Duration::days(7);
     let update = TokenUpdate::new()
         .scope_names(["etoro-public:trade.demo:read"])
         .ips_whitelist(["203.0.113.7".parse().unwrap()])
         .expires_at(at);
-    client.update_user_token(portfolio(), token(), update).await.unwrap();
+    update_ok(&client, update).await;
     let stored = server.token(portfolio(), token()).unwrap();
     assert_eq!(
         stored.scope_names,

@@ -16,9 +16,7 @@ use crate::support::*;
 const SECRET: &str = "sk-live-secret-0f9e8d";
 
 fn retrying_client(base_url: &str) -> Client {
-    Client::builder()
-        .base_url(base_url)
-        .api_keys(API_KEY, USER_KEY)
+    key_builder(base_url)
         .retry(
             RetryPolicy::default()
                 .max_attempts(4)
@@ -55,7 +53,7 @@ async fn listing_reads_every_portfolio_and_token_with_nulls_as_empty() {
         .mount(&server)
         .await;
 
-    let portfolios = key_client(&server).list_agent_portfolios().await.unwrap();
+    let portfolios = key_client(server.uri()).list_agent_portfolios().await.unwrap();
 
     assert_eq!(portfolios.len(), 2);
     let alpha = &portfolios[0];
@@ -84,7 +82,7 @@ async fn a_listing_without_ids_is_an_answer_outside_the_spec_naming_the_field() 
         ]})))
         .mount(&server)
         .await;
-    let err = key_client(&server).list_agent_portfolios().await.unwrap_err();
+    let err = key_client(server.uri()).list_agent_portfolios().await.unwrap_err();
     let Error::UnexpectedResponse(unexpected) = &err else {
         panic!("{err:?}")
     };
@@ -107,7 +105,7 @@ async fn create_sends_the_v2_body_and_returns_the_secret_only_through_expose() {
         .mount(&server)
         .await;
 
-    let created = key_client(&server)
+    let created = key_client(server.uri())
         .create_user_token(
             portfolio(),
             NewToken::new("bot", ["etoro-public:trade.real:read"]).ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)]),
@@ -169,9 +167,7 @@ async fn a_create_of_unknown_outcome_is_never_repeated() {
     ] {
         let server = server().await;
         Mock::given(method("POST")).respond_with(template).mount(&server).await;
-        let client = Client::builder()
-            .base_url(server.uri())
-            .api_keys(API_KEY, USER_KEY)
+        let client = key_builder(server.uri())
             .timeout(Duration::from_millis(300))
             .retry(RetryPolicy::default().base_delay(Duration::from_millis(10)))
             .build()
@@ -276,7 +272,7 @@ async fn a_create_answer_without_the_secret_says_the_token_may_exist() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"userTokenId": TOKEN})))
         .mount(&server)
         .await;
-    let err = key_client(&server)
+    let err = key_client(server.uri())
         .create_user_token(portfolio(), NewToken::new("bot", ["a:b"]))
         .await
         .unwrap_err();
@@ -299,10 +295,7 @@ async fn revoke_sends_delete_and_a_first_404_is_an_error() {
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"errorCode": code::NOT_FOUND, "errorMessage": "User token not found"})),
-        )
+        .respond_with(error_answer(404, code::NOT_FOUND, "User token not found"))
         .mount(&server)
         .await;
     let client = retrying_client(&server.uri());
@@ -371,7 +364,7 @@ async fn every_operation_carries_credentials_and_a_request_id() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let _ = client.list_agent_portfolios().await;
     let _ = client.allowed_scopes().await;
     let _ = client
@@ -406,7 +399,7 @@ async fn create_and_revoke_take_a_request_id_and_a_dry_run_sends_nothing() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let new = || NewToken::new("bot", ["etoro-public:trade.real:read"]);
 
     let prepared = client.create_user_token(portfolio(), new()).dry_run().await.unwrap();
@@ -461,7 +454,7 @@ async fn a_listed_token_is_copied_into_a_new_one_and_what_cannot_be_copied_is_na
         .respond_with(ResponseTemplate::new(200).set_body_json(listing()))
         .mount(&server)
         .await;
-    let portfolios = key_client(&server).list_agent_portfolios().await.unwrap();
+    let portfolios = key_client(server.uri()).list_agent_portfolios().await.unwrap();
     let listed = &portfolios[0].tokens;
     let now = etoro_client::Utc::now();
 

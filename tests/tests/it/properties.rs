@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use etoro_client::{Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{Client, Error, TokenUpdate};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use wiremock::matchers::method;
@@ -154,12 +154,7 @@ impl Asked {
 }
 
 fn dry_run_client() -> Client {
-    Client::builder()
-        .base_url("http://127.0.0.1:9")
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
+    key_client("http://127.0.0.1:9")
 }
 
 /// `expiresAt` as an instant, so that equal instants written differently compare equal.
@@ -218,16 +213,8 @@ proptest! {
                 .respond_with(ResponseTemplate::new(status).set_body_bytes(body.clone()))
                 .mount(&server)
                 .await;
-            let client = Client::builder()
-                .base_url(server.uri())
-                .api_keys(API_KEY, USER_KEY)
-                .retry(RetryPolicy::none())
-                .build()
-                .unwrap();
-            client
-                .update_user_token(portfolio(), token(), TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]))
-                .await
-                .unwrap_err()
+            let client = key_client(server.uri());
+            update_err(&client, TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST])).await
         });
         let Error::Api(api) = &err else { panic!("{err:?}") };
         prop_assert_eq!(api.status.as_u16(), status);

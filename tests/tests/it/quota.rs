@@ -1,7 +1,6 @@
 //! eToro's shared quota: the `RateLimit-*` state callers see, `Retry-After` waited out up to the deadline (not a
 //! backoff cap), one pace shared by every call, and the deadline's edges.
 
-use std::net::Ipv4Addr;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,6 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
-
-fn update() -> TokenUpdate {
-    TokenUpdate::new().ips_whitelist([Ipv4Addr::new(203, 0, 113, 7)])
-}
 
 fn rate_limit_headers(template: ResponseTemplate, remaining: u32, reset: u64) -> ResponseTemplate {
     template
@@ -41,18 +36,15 @@ async fn successes_and_errors_carry_the_quota_state() {
         too_many("30"),
     )
     .await;
-    let client = key_client(&server);
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let client = key_client(server.uri());
+    let updated = update_ok(&client, ip_update()).await;
     let state: &RateLimit = updated.rate_limit.as_ref().expect("the answer's RateLimit-* headers");
     assert_eq!(
         (state.limit, state.remaining, state.reset, state.policy.as_deref()),
         (Some(60), Some(41), Some(Duration::from_secs(17)), Some("60;w=60"))
     );
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
     assert!(err.is_rate_limited());
     assert_eq!(err.rate_limit().and_then(|limit| limit.remaining), Some(0));
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
@@ -63,9 +55,7 @@ async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline()
     let server = server().await;
     first_then(&server, "PATCH", too_many("2"), 1, ResponseTemplate::new(204)).await;
     // max_delay caps the backoff only: a server's Retry-After is honoured beyond it, because the server said so.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .retry(
             RetryPolicy::default()
                 .max_attempts(1)
@@ -76,7 +66,7 @@ async fn a_retry_after_longer_than_max_delay_is_waited_out_within_the_deadline()
         .unwrap();
 
     let started = Instant::now();
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let updated = update_ok(&client, ip_update()).await;
 
     assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(
@@ -95,9 +85,7 @@ async fn a_retry_after_past_the_deadline_ends_the_call_at_once_with_the_429() {
         .mount(&server)
         .await;
     // max_delay is far above the hint: only the deadline can be what refuses the wait.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .retry(
             RetryPolicy::default()
                 .max_delay(Duration::from_secs(3600))
@@ -107,10 +95,7 @@ async fn a_retry_after_past_the_deadline_ends_the_call_at_once_with_the_429() {
         .unwrap();
 
     let started = Instant::now();
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert!(err.is_rate_limited(), "{err}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(45)));
@@ -129,7 +114,7 @@ async fn retry_after_as_an_rfc_850_date_is_honoured() {
         .api_keys(API_KEY, USER_KEY)
         .build()
         .unwrap();
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    update_ok(&client, ip_update()).await;
     // The date has one-second resolution: the wait is at least one second.
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
 }
@@ -153,7 +138,7 @@ async fn a_429_pauses_every_call_that_shares_the_pacer() {
         .unwrap();
     let spawn_update = |client: &Client| {
         let client = client.clone();
-        tokio::spawn(async move { client.update_user_token(portfolio(), token(), update()).await })
+        tokio::spawn(async move { client.update_user_token(portfolio(), token(), ip_update()).await })
     };
 
     let started = Instant::now();
@@ -189,16 +174,14 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
     )
     .await;
     // 4 requests a second: attempts are at least 250 ms apart, whatever the backoff says.
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .pacer(Pacer::new(NonZeroU32::new(4).unwrap(), Duration::from_secs(1)))
         .retry(RetryPolicy::default().base_delay(Duration::from_millis(1)))
         .build()
         .unwrap();
 
     let started = Instant::now();
-    let updated = client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    let updated = update_ok(&client, ip_update()).await;
 
     assert_eq!(updated.attempts, 3);
     assert!(
@@ -208,6 +191,14 @@ async fn every_attempt_retries_included_draws_from_the_pacer() {
     );
 }
 
+/// Retries after 1 ms, within `deadline`, each attempt started only with `min_attempt_time` left.
+fn tight_deadline(deadline: Duration, min_attempt_time: Duration) -> RetryPolicy {
+    RetryPolicy::default()
+        .base_delay(Duration::from_millis(1))
+        .deadline(deadline)
+        .min_attempt_time(min_attempt_time)
+}
+
 #[tokio::test]
 async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     // First attempt: 503 with its errorCode. Second: never answers, and the deadline ends it.
@@ -215,28 +206,18 @@ async fn when_the_deadline_cuts_the_last_attempt_the_real_error_is_reported() {
     first_then(
         &server,
         "PATCH",
-        ResponseTemplate::new(503).set_body_json(json!({"errorCode": "ServiceUnavailable", "errorMessage": "down"})),
+        error_answer(503, "ServiceUnavailable", "down"),
         1,
         ResponseTemplate::new(204).set_delay(Duration::from_secs(30)),
     )
     .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .timeout(Duration::from_secs(20))
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(1))
-                .deadline(Duration::from_millis(1500))
-                .min_attempt_time(Duration::from_millis(200)),
-        )
+        .retry(tight_deadline(Duration::from_millis(1500), Duration::from_millis(200)))
         .build()
         .unwrap();
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert_eq!(err.code(), Some("ServiceUnavailable"), "{err}");
     assert_eq!(err.attempts(), 2, "{err}");
@@ -249,22 +230,12 @@ async fn no_retry_starts_without_the_minimum_time_left() {
         .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(700)))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(1))
-                .deadline(Duration::from_secs(1))
-                .min_attempt_time(Duration::from_millis(500)),
-        )
+    let client = key_builder(server.uri())
+        .retry(tight_deadline(Duration::from_secs(1), Duration::from_millis(500)))
         .build()
         .unwrap();
 
-    let err = client
-        .update_user_token(portfolio(), token(), update())
-        .await
-        .unwrap_err();
+    let err = update_err(&client, ip_update()).await;
 
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
@@ -291,18 +262,11 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
         ),
         (ResponseTemplate::new(405), true),
         (ResponseTemplate::new(410), true),
-        (
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"errorCode": "NotFound", "errorMessage": "User token not found"})),
-            false,
-        ),
+        (error_answer(404, "NotFound", "User token not found"), false),
     ] {
         let server = server().await;
         Mock::given(method("PATCH")).respond_with(template).mount(&server).await;
-        let err = key_client(&server)
-            .update_user_token(portfolio(), token(), update())
-            .await
-            .unwrap_err();
+        let err = update_err(&key_client(server.uri()), ip_update()).await;
         assert_eq!(err.v1_may_be_retired(), retired, "{err}");
         assert_eq!(err.to_string().contains("ApiVersion::V2"), retired, "{err}");
     }
@@ -318,7 +282,7 @@ async fn a_v1_route_that_looks_retired_says_so_and_names_the_switch() {
         .api_version(etoro_client::ApiVersion::V2)
         .build()
         .unwrap();
-    let err = v2.update_user_token(portfolio(), token(), update()).await.unwrap_err();
+    let err = update_err(&v2, ip_update()).await;
     assert!(!err.v1_may_be_retired(), "{err}");
 }
 
@@ -331,9 +295,7 @@ async fn the_scope_check_counts_against_the_deadline_and_holds_no_lock_across_th
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
+    let client = key_builder(server.uri())
         .check_scopes(Duration::from_secs(60))
         .timeout(Duration::from_secs(30))
         .retry(RetryPolicy::default().deadline(Duration::from_millis(800)))

@@ -43,10 +43,7 @@ async fn key_pair_update_sends_the_documented_request() {
         .ips_whitelist([Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(203, 0, 113, 7)])
         .expires_at(future_expiry());
 
-    let updated = key_client(&server)
-        .update_user_token(portfolio(), token(), update)
-        .await
-        .unwrap();
+    let updated = update_ok(&key_client(server.uri()), update).await;
 
     let request = only_request(&server).await;
     assert_eq!(request.method.as_str(), "PATCH");
@@ -84,10 +81,11 @@ async fn bearer_update_sends_only_the_authorization_header() {
     let server = server().await;
     accept_update(&server).await;
 
-    bearer_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::new().expires_at(future_expiry()))
-        .await
-        .unwrap();
+    update_ok(
+        &bearer_client(server.uri()),
+        TokenUpdate::new().expires_at(future_expiry()),
+    )
+    .await;
 
     let request = only_request(&server).await;
     assert_eq!(
@@ -108,10 +106,7 @@ async fn deprecated_scope_ids_still_work() {
     let server = server().await;
     accept_update(&server).await;
 
-    key_client(&server)
-        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([211, 212]))
-        .await
-        .unwrap();
+    update_ok(&key_client(server.uri()), TokenUpdate::new().scope_ids([211, 212])).await;
 
     let body: serde_json::Value = only_request(&server).await.body_json().unwrap();
     assert_eq!(body, json!({ "scopeIds": [211, 212] }));
@@ -123,7 +118,7 @@ async fn callers_request_id_is_sent_and_returned() {
     accept_update(&server).await;
     let mine = Uuid::parse_str("7e9a201e-089e-44b8-a998-66a08d2d2ecc").unwrap();
 
-    let updated = key_client(&server)
+    let updated = key_client(server.uri())
         .update_user_token(
             portfolio(),
             token(),
@@ -149,14 +144,11 @@ async fn each_call_gets_its_own_request_id() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
 
-    let first = client
-        .update_user_token(portfolio(), token(), update.clone())
-        .await
-        .unwrap();
-    let second = client.update_user_token(portfolio(), token(), update).await.unwrap();
+    let first = update_ok(&client, update.clone()).await;
+    let second = update_ok(&client, update).await;
 
     assert_ne!(first.request_id, second.request_id);
 }
@@ -177,10 +169,7 @@ async fn custom_user_agent_and_base_path_are_used() {
         .build()
         .unwrap();
 
-    client
-        .update_user_token(portfolio(), token(), TokenUpdate::new().expires_at(future_expiry()))
-        .await
-        .unwrap();
+    update_ok(&client, TokenUpdate::new().expires_at(future_expiry())).await;
 
     assert_eq!(
         header(&only_request(&server).await, "user-agent"),

@@ -3,7 +3,7 @@
 //! or stops naming the token it will not touch.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use etoro_client::rotation::{
@@ -12,11 +12,11 @@ use etoro_client::rotation::{
 };
 use etoro_client::secrecy::ExposeSecret;
 use etoro_client::{Client, CreatedToken, Uuid};
-use etoro_mock::{MockConfig, MockServer, Portfolio, Token, World};
+use etoro_mock::{MockConfig, MockServer, Portfolio, Token};
 use tempfile::TempDir;
 use tokio::sync::Notify;
 
-use crate::support::{PORTFOLIO, TOKEN};
+use crate::support::{start_mock, PORTFOLIO, TOKEN};
 
 const NEW_NAME: &str = "readme-token-rotated-9b2d3c4e";
 
@@ -30,11 +30,10 @@ struct World1 {
 
 async fn world(portfolios: Vec<Portfolio>) -> World1 {
     let config = MockConfig {
-        world: World::Closed,
         portfolios,
-        ..MockConfig::default()
+        ..MockConfig::example()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let server = start_mock(config).await;
     let client = Client::builder()
         .base_url(server.base_url())
         .api_keys("k", "u")
@@ -70,6 +69,27 @@ impl World1 {
     async fn rotate(&self, rotation: Rotation<'_>) -> Result<Rotated, RotationError> {
         let (mut store, mut sink) = self.stores();
         rotation.rotate(&mut store, &mut sink).await
+    }
+
+    /// Runs a whole rotation of the README's token with its state at `path`; returns the store, still held.
+    async fn rotated_with_state_at(&self, path: &Path) -> FileStateStore {
+        let (portfolio, token) = ids();
+        let mut store = FileStateStore::at(path).unwrap();
+        let mut sink = FileSecretSink::new(&self.secret_path()).unwrap();
+        Rotation::new(&self.client, portfolio, token)
+            .rotate(&mut store, &mut sink)
+            .await
+            .unwrap();
+        store
+    }
+
+    /// Why planning a rotation of the README's portfolio's `token` with `store` fails.
+    async fn plan_err(&self, token: Uuid, store: &mut FileStateStore) -> RotationError {
+        let (portfolio, _) = ids();
+        Rotation::new(&self.client, portfolio, token)
+            .plan(store)
+            .await
+            .expect_err("planning fails")
     }
 
     fn tokens(&self) -> Vec<Token> {
@@ -287,12 +307,10 @@ async fn an_old_token_already_gone_finishes_the_rotation() {
 async fn a_404_on_the_old_tokens_revoke_is_a_finished_rotation_not_a_loop() {
     let (portfolio, token) = ids();
     let config = MockConfig {
-        world: World::Closed,
-        portfolios: vec![Portfolio::example()],
         missing: [token].into_iter().collect(),
-        ..MockConfig::default()
+        ..MockConfig::example()
     };
-    let server = MockServer::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let server = start_mock(config).await;
     let mut w = world(vec![]).await;
     w.client = Client::builder()
         .base_url(server.base_url())
@@ -310,24 +328,16 @@ async fn a_404_on_the_old_tokens_revoke_is_a_finished_rotation_not_a_loop() {
 #[tokio::test]
 async fn the_state_of_another_rotation_and_hostile_state_files_are_refused() {
     let w = world(vec![Portfolio::example()]).await;
-    let (portfolio, token) = ids();
+    let (_, token) = ids();
     let path = w.dir.path().join("state.json");
     {
-        let mut store = FileStateStore::at(&path).unwrap();
-        let mut sink = FileSecretSink::new(&w.secret_path()).unwrap();
-        Rotation::new(&w.client, portfolio, token)
-            .rotate(&mut store, &mut sink)
-            .await
-            .unwrap();
+        let _held = w.rotated_with_state_at(&path).await;
         // While one run holds it, another is refused at once.
         assert!(FileStateStore::at(&path).unwrap_err().to_string().contains("in use"));
     }
     let mut store = FileStateStore::at(&path).unwrap();
     let other = Uuid::new_v4();
-    let err = Rotation::new(&w.client, portfolio, other)
-        .plan(&mut store)
-        .await
-        .unwrap_err();
+    let err = w.plan_err(other, &mut store).await;
     assert!(matches!(err, RotationError::OtherRotation { .. }), "{err}");
     drop(store);
 
@@ -336,18 +346,12 @@ async fn the_state_of_another_rotation_and_hostile_state_files_are_refused() {
         let link = w.dir.path().join("zero.json");
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
         let mut store = FileStateStore::at(&link).unwrap();
-        let err = Rotation::new(&w.client, portfolio, token)
-            .plan(&mut store)
-            .await
-            .unwrap_err();
+        let err = w.plan_err(token, &mut store).await;
         assert!(err.to_string().contains("symbolic link"), "{err}");
         let big = w.dir.path().join("big.json");
         std::fs::write(&big, vec![b' '; 100_000]).unwrap();
         let mut store = FileStateStore::at(&big).unwrap();
-        let err = Rotation::new(&w.client, portfolio, token)
-            .plan(&mut store)
-            .await
-            .unwrap_err();
+        let err = w.plan_err(token, &mut store).await;
         assert!(err.to_string().contains("larger"), "{err}");
     }
 }
@@ -443,23 +447,13 @@ async fn a_create_surely_not_sent_keeps_the_rotation_for_a_rerun() {
 async fn a_state_others_may_write_is_not_trusted() {
     use std::os::unix::fs::PermissionsExt;
     let w = world(vec![Portfolio::example()]).await;
-    let (portfolio, token) = ids();
+    let (_, token) = ids();
     let path = w.dir.path().join("state.json");
-    {
-        let mut store = FileStateStore::at(&path).unwrap();
-        let mut sink = FileSecretSink::new(&w.secret_path()).unwrap();
-        Rotation::new(&w.client, portfolio, token)
-            .rotate(&mut store, &mut sink)
-            .await
-            .unwrap();
-    }
+    drop(w.rotated_with_state_at(&path).await);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     let mut store = FileStateStore::at(&path).unwrap();
     let sent = w.server.request_count();
-    let err = Rotation::new(&w.client, portfolio, token)
-        .plan(&mut store)
-        .await
-        .unwrap_err();
+    let err = w.plan_err(token, &mut store).await;
     assert!(err.to_string().contains("not trusted"), "{err}");
     assert_eq!(w.server.request_count(), sent, "nothing was sent");
 }

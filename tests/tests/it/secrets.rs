@@ -3,9 +3,8 @@
 use std::net::Ipv4Addr;
 
 use etoro_client::{Auth, Client, Credentials, TokenUpdate};
-use serde_json::json;
 use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::Mock;
 
 use crate::support::*;
 
@@ -56,18 +55,16 @@ fn configuration_errors_name_the_header_not_the_value() {
 async fn api_and_transport_errors_never_show_credentials() {
     let server = server().await;
     Mock::given(method("PATCH"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
-        )
+        .respond_with(error_answer(401, "Unauthorized", "Unauthorized"))
         .mount(&server)
         .await;
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
-    for client in [key_client(&server), bearer_client(&server), unreachable_client()] {
-        let err = client
-            .update_user_token(portfolio(), token(), update.clone())
-            .await
-            .unwrap_err();
+    for client in [
+        key_client(server.uri()),
+        bearer_client(server.uri()),
+        unreachable_client(),
+    ] {
+        let err = update_err(&client, update.clone()).await;
         assert_no_secret("Error", &format!("{err} {err:?}"));
     }
 }

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use etoro_client::{ApiVersion, Client, Error, RetryPolicy, TokenUpdate};
+use etoro_client::{ApiVersion, Error, TokenUpdate};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -17,11 +17,7 @@ fn v2_path() -> String {
 }
 
 fn v2_client(server: &MockServer) -> etoro_client::ClientBuilder {
-    Client::builder()
-        .base_url(server.uri())
-        .api_keys(API_KEY, USER_KEY)
-        .retry(RetryPolicy::none())
-        .api_version(ApiVersion::V2)
+    key_builder(server.uri()).api_version(ApiVersion::V2)
 }
 
 async fn serve_scopes(server: &MockServer, names: &[&str], expected_calls: u64) {
@@ -49,7 +45,7 @@ async fn the_same_update_goes_to_the_v2_endpoint_with_one_builder_call() {
 
     let client = v2_client(&server).build().unwrap();
     assert_eq!(client.api_version(), ApiVersion::V2);
-    let updated = client.update_user_token(portfolio(), token(), update).await.unwrap();
+    let updated = update_ok(&client, update).await;
 
     let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(
@@ -67,12 +63,11 @@ async fn the_same_update_goes_to_the_v2_endpoint_with_one_builder_call() {
 #[allow(deprecated)]
 async fn deprecated_scope_ids_are_refused_locally_with_v2() {
     let server = server().await;
-    let err = v2_client(&server)
-        .build()
-        .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_ids([200]))
-        .await
-        .unwrap_err();
+    let err = update_err(
+        &v2_client(&server).build().unwrap(),
+        TokenUpdate::new().scope_ids([200]),
+    )
+    .await;
 
     let Error::InvalidInput(invalid) = &err else {
         panic!("{err:?}")
@@ -87,10 +82,7 @@ async fn v2_forbidden_scope_name_is_an_api_error() {
     let server = server().await;
     Mock::given(method("PATCH"))
         .and(path(v2_path()))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_json(json!({ "errorCode": "ScopeNameNotAllowed", "errorMessage": "Scope name not allowed" })),
-        )
+        .respond_with(error_answer(403, "ScopeNameNotAllowed", "Scope name not allowed"))
         .mount(&server)
         .await;
 
@@ -120,7 +112,7 @@ async fn allowed_scopes_returns_the_names() {
     )
     .await;
 
-    let names = key_client(&server).allowed_scopes().await.unwrap();
+    let names = key_client(server.uri()).allowed_scopes().await.unwrap();
 
     assert_eq!(names, ["etoro-public:trade.real:read", "etoro-public:trade.demo:read"]);
     let request = &server.received_requests().await.unwrap()[0];
@@ -133,13 +125,10 @@ async fn allowed_scopes_errors_are_typed() {
     let server = server().await;
     Mock::given(method("GET"))
         .and(path(SCOPES_PATH))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({ "errorCode": "Unauthorized", "errorMessage": "Unauthorized" })),
-        )
+        .respond_with(error_answer(401, "Unauthorized", "Unauthorized"))
         .mount(&server)
         .await;
-    let err = key_client(&server).allowed_scopes().await.unwrap_err();
+    let err = key_client(server.uri()).allowed_scopes().await.unwrap_err();
     assert!(err.is_unauthorized());
 }
 
@@ -209,10 +198,10 @@ async fn the_cached_list_expires() {
         .unwrap();
     let update = || TokenUpdate::new().scope_names(["a:b"]);
 
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    update_ok(&client, update()).await;
+    update_ok(&client, update()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    client.update_user_token(portfolio(), token(), update()).await.unwrap();
+    update_ok(&client, update()).await;
     // `expect(2)` on the scopes mock: fetched once, reused, fetched again after the TTL.
 }
 
@@ -225,10 +214,9 @@ async fn without_the_opt_in_no_lookup_is_made() {
         .expect(1)
         .mount(&server)
         .await;
-    v2_client(&server)
-        .build()
-        .unwrap()
-        .update_user_token(portfolio(), token(), TokenUpdate::new().scope_names(["anything:goes"]))
-        .await
-        .unwrap();
+    update_ok(
+        &v2_client(&server).build().unwrap(),
+        TokenUpdate::new().scope_names(["anything:goes"]),
+    )
+    .await;
 }

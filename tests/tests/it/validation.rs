@@ -68,13 +68,10 @@ fn invalid_updates() -> Vec<(&'static str, TokenUpdate, &'static str)> {
 #[tokio::test]
 async fn invalid_updates_are_refused_and_nothing_is_sent() {
     let server = server().await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
 
     for (case, update, field) in invalid_updates() {
-        let err = client
-            .update_user_token(portfolio(), token(), update)
-            .await
-            .unwrap_err();
+        let err = update_err(&client, update).await;
         let Error::InvalidInput(invalid) = &err else {
             panic!("{case}: expected InvalidInput, got {err:?}")
         };
@@ -97,7 +94,7 @@ async fn invalid_updates_are_refused_and_nothing_is_sent() {
 #[tokio::test]
 async fn nil_ids_are_refused_and_nothing_is_sent() {
     let server = server().await;
-    let client = key_client(&server);
+    let client = key_client(server.uri());
     let update = TokenUpdate::new().ips_whitelist([Ipv4Addr::LOCALHOST]);
 
     let err = client
