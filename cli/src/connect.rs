@@ -83,12 +83,7 @@ fn config_error(err: &Error) -> String {
 async fn embedded_mock() -> Result<(Mock, Credentials), (String, Exit)> {
     use etoro_mock::{MockConfig, MockServer};
     // Closed world, as eToro: only the README's portfolio and token exist.
-    let config = MockConfig {
-        world: etoro_mock::World::Closed,
-        portfolios: vec![etoro_mock::Portfolio::example()],
-        ..MockConfig::default()
-    };
-    let mock = MockServer::start(([127, 0, 0, 1], 0).into(), config)
+    let mock = MockServer::start(([127, 0, 0, 1], 0).into(), MockConfig::example())
         .await
         .map_err(|err| (format!("cannot start the embedded mock: {err}"), Exit::LocalIo))?;
     // The mock accepts any credentials; real ones never need to leave the environment for it.
