@@ -14,9 +14,10 @@ use serde_json::json;
 use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota for this measurement: eToro's pool, scaled so that thousands of requests take seconds.
 const QUOTA: &str = "1000/5s";
@@ -163,7 +164,7 @@ pub fn apply(
         fixture.differing
     );
     report.row(
-        Some("apply_requests_over_least".to_owned()),
+        "apply_requests_over_least",
         Row {
             measurement: format!("{what}: requests sent by apply vs 1 list + 1 PATCH per differing token"),
             ours: format!(
@@ -186,7 +187,7 @@ pub fn apply(
         },
     );
     report.row(
-        Some("apply_elapsed_over_least".to_owned()),
+        "apply_elapsed_over_least",
         Row {
             measurement: format!("{what}: elapsed vs the least possible for its requests"),
             ours: format!("{:.1} s", applied.seconds),
@@ -197,7 +198,7 @@ pub fn apply(
         },
     );
     report.row(
-        Some("apply_speedup_over_naive".to_owned()),
+        "apply_speedup_over_naive",
         Row {
             measurement: format!(
                 "{what}: naive update --from vs apply, elapsed ({sample}-line sample of naive, scaled)"

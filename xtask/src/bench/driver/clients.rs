@@ -177,8 +177,8 @@ pub enum Sender {
     },
 }
 
-/// Which client, for keys and labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which client, for keys and labels (and `xtask-bench probe`'s argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {
     /// [`Sender::Wrapper`].
     Wrapper,

@@ -11,9 +11,10 @@ use serde_json::json;
 use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota for this measurement: eToro's pool, scaled so that thousands of requests take seconds.
 const QUOTA: &str = "1000/5s";
@@ -21,18 +22,6 @@ const QUOTA: &str = "1000/5s";
 const HAVING_ONE_IN: usize = 10;
 const ADDED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
 const PRESENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-
-/// `xtask-bench edit TOKENS --cli PATH`: this measurement alone.
-pub fn edit_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench edit TOKENS --cli PATH";
-    let tokens: usize = args.first().and_then(|n| n.parse().ok()).ok_or(USAGE)?;
-    let cli = Path::new(crate::flag_value(args, "--cli", USAGE)?);
-    let servers = Servers::start().map_err(|err| err.to_string())?;
-    let mut report = Report::default();
-    edit(&servers, cli, tokens, &mut report)?;
-    report.print_rows();
-    Ok(())
-}
 
 /// The measurement, as table rows.
 pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -> Result<(), String> {
@@ -102,7 +91,7 @@ pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -
     );
     let what = format!("9. edit --all --add-ip: {tokens} tokens, {lacking} lacking the address, mock quota {QUOTA}");
     report.row(
-        Some("edit_requests_over_least".to_owned()),
+        "edit_requests_over_least",
         Row {
             measurement: format!("{what}: requests sent vs 1 list + 1 PATCH per token lacking it + 1 list"),
             ours: format!(
@@ -117,7 +106,7 @@ pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -
         },
     );
     report.row(
-        Some("edit_elapsed_over_least".to_owned()),
+        "edit_elapsed_over_least",
         Row {
             measurement: format!("{what}: elapsed vs the least possible for its requests"),
             ours: format!("{seconds:.1} s"),

@@ -16,9 +16,10 @@ use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
 use crate::clients;
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota: eToro's 60 per 60 s, scaled down twelve-fold in time (and a little in count).
 const QUOTA: &str = "50/5s";
@@ -125,7 +126,7 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
         )
     };
     report.row(
-        Some("quota_elapsed_over_least_headers".to_owned()),
+        "quota_elapsed_over_least_headers",
         Row {
             measurement: format!("{what}, RateLimit-* headers: elapsed vs the least possible"),
             ours: ours(&with),
@@ -136,7 +137,7 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
         },
     );
     report.row(
-        Some("quota_429s_headers".to_owned()),
+        "quota_429s_headers",
         Row {
             measurement: format!("{what}, RateLimit-* headers: 429 answers"),
             ours: with.rate_limited.to_string(),
@@ -147,7 +148,7 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
         },
     );
     report.row(
-        Some("quota_elapsed_over_least_no_headers".to_owned()),
+        "quota_elapsed_over_least_no_headers",
         Row {
             measurement: format!("{what}, no RateLimit-* headers (a proxy strips them): elapsed vs the least possible"),
             ours: ours(&without),
@@ -159,7 +160,7 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
     );
     let not_once = with.not_applied_once + without.not_applied_once;
     report.row(
-        Some("quota_lines_not_applied_once".to_owned()),
+        "quota_lines_not_applied_once",
         Row {
             measurement: format!("{what}: lines not applied exactly once, failed ones included (both runs)"),
             ours: format!(
@@ -179,20 +180,6 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
          on the servers' runtime removes RateLimit-Limit/-Remaining/-Reset/-Policy from every answer (the mock \
          has no switch for them); Retry-After stays. Every line is checked against the mock's record: one 204 each."
     ));
-    Ok(())
-}
-
-/// `xtask-bench quota LINES --cli PATH --out DIR`: this measurement alone, its rows on stdout.
-pub fn quota_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench quota LINES --cli PATH --out DIR";
-    let value = |name: &str| crate::flag_value(args, name, USAGE);
-    let lines: usize = args.first().and_then(|n| n.parse().ok()).ok_or(USAGE)?;
-    let (cli, out) = (Path::new(value("--cli")?), Path::new(value("--out")?));
-    std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
-    let servers = Servers::start().map_err(|err| err.to_string())?;
-    let mut report = Report::default();
-    quota(&servers, cli, out, lines, &mut report)?;
-    report.print_rows();
     Ok(())
 }
 

@@ -25,8 +25,8 @@ use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
-/// Which server a measurement targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which server a measurement targets (and `xtask-bench probe`'s argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// `etoro_mock::MockServer` with the default configuration: authentication, ids, body and rules checked.
     Mock,

@@ -1,0 +1,70 @@
+//! Step 2: updates per second at a fixed concurrency, the wrapper against raw reqwest and raw hyper, on the mock
+//! and on a bare server.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use tokio::runtime::Runtime;
+use xtask::bench::{median, paired_ratio, Goal, Row};
+
+use crate::clients::Wire;
+use crate::interleave::{interleaved, Pace, CLIENTS};
+use crate::plan::Plan;
+use crate::report::Report;
+use crate::servers::{Kind, Servers};
+
+/// The measurement, as table rows.
+pub fn concurrent(
+    servers: &Servers,
+    client_rt: &Runtime,
+    wire: &Wire,
+    plan: Plan,
+    report: &mut Report,
+) -> Result<(), String> {
+    let blocks = plan.conc_n / plan.conc_block;
+    let n = blocks * plan.conc_block;
+    let concurrency = plan.concurrency;
+    for kind in [Kind::Mock, Kind::Bare] {
+        let sizes = (plan.conc_runs, blocks, plan.conc_block, concurrency * 4);
+        let seconds = interleaved(servers, client_rt, kind, wire, sizes, Pace::Concurrent(concurrency))?;
+        let rates: BTreeMap<&str, Vec<f64>> = seconds
+            .iter()
+            .map(|(key, runs)| (*key, runs.iter().map(|s| (n as f64 / s).round()).collect()))
+            .collect();
+        let [wrapper, reqwest, hyper] = CLIENTS.map(|which| median(&rates[which.key()]));
+        report.figure(
+            "concurrent_requests_per_second",
+            kind.key(),
+            json!({ "wrapper": wrapper.round(), "reqwest": reqwest.round(), "hyper": hyper.round(), "runs": rates }),
+        );
+        let how = format!(
+            "{n} updates each at c={concurrency}, in turns of {}, median of {} runs",
+            plan.conc_block, plan.conc_runs
+        );
+        let (over_reqwest, low, high) = paired_ratio(&rates["wrapper"], &rates["reqwest"]);
+        let (over_hyper, low_h, high_h) = paired_ratio(&rates["wrapper"], &rates["hyper"]);
+        report.row(
+            &format!("throughput_wrapper_over_reqwest_{}", kind.key()),
+            Row {
+                measurement: format!("2. throughput, {}: wrapper vs raw reqwest ({how})", kind.label()),
+                ours: format!("{wrapper:.0} req/s"),
+                baseline: format!("{reqwest:.0} req/s"),
+                value: over_reqwest,
+                range: Some((low, high)),
+                goal: Goal::AtLeast(0.9),
+            },
+        );
+        report.row(
+            &format!("throughput_wrapper_over_hyper_{}", kind.key()),
+            Row {
+                measurement: format!("2. throughput, {}: wrapper vs raw hyper", kind.label()),
+                ours: format!("{wrapper:.0} req/s"),
+                baseline: format!("{hyper:.0} req/s"),
+                value: over_hyper,
+                range: Some((low_h, high_h)),
+                goal: Goal::None,
+            },
+        );
+    }
+    Ok(())
+}
