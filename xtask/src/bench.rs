@@ -49,17 +49,8 @@ pub const PYTHON_PACKAGES: &[&str] = &["requests"];
 
 /// Runs `cargo xtask bench [--quick]`: builds what it measures, then runs the driver.
 ///
-/// `--quick` shrinks every workload (for a smoke test of the bench itself); its figures are not comparable.
-pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
-    let quick = match args {
-        [] => false,
-        ["--quick"] => true,
-        other => {
-            return Err(format!(
-                "unknown bench arguments {other:?}; expected nothing or --quick"
-            ))
-        }
-    };
+/// `quick` shrinks every workload (for a smoke test of the bench itself); its figures are not comparable.
+pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let started = Instant::now();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = target_dir(root);

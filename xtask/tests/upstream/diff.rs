@@ -472,7 +472,11 @@ fn a_missing_snapshot_or_bad_usage_exits_2() {
 
     let output = upstream(tree.path(), &["diff"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("needs a FILE or URL"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("required arguments were not provided") && stderr(&output).contains("<FILE|URL>"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
