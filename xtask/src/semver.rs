@@ -212,5 +212,4 @@ mod tests {
         assert_eq!(breaking_bump("1.4.2").as_deref(), Some("2.0.0"));
         assert_eq!(breaking_bump("x"), None);
     }
-
 }

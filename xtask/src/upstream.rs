@@ -223,7 +223,10 @@ mod tests {
             panic!("not import");
         };
         assert_eq!(kind.forced(), Some(Kind::Document));
-        assert_eq!(parse(&["--help"]).unwrap_err().kind(), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
         for (args, expected) in [
             (&["import", "f", "--json"][..], "unexpected argument '--json'"),
             (&["diff"], "<FILE|URL>"),

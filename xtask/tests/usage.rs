@@ -46,6 +46,9 @@ fn bad_usage_is_refused_with_the_task_s_status() {
             message.contains("Usage: cargo xtask") || message.contains("try '--help'"),
             "{args:?}: {message}"
         );
-        assert!(!message.contains("/nonexistent"), "{args:?} got as far as the root: {message}");
+        assert!(
+            !message.contains("/nonexistent"),
+            "{args:?} got as far as the root: {message}"
+        );
     }
 }

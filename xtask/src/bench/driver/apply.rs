@@ -165,9 +165,9 @@ pub fn apply(
     );
     report.row(
         "apply_requests_over_least",
-        Row {
-            measurement: format!("{what}: requests sent by apply vs 1 list + 1 PATCH per differing token"),
-            ours: format!(
+        Row::new(
+            format!("{what}: requests sent by apply vs 1 list + 1 PATCH per differing token"),
+            format!(
                 "{} list + {} PATCH{}",
                 applied.lists,
                 applied.patches,
@@ -177,38 +177,33 @@ pub fn apply(
                     " (NOT all as desired)"
                 }
             ),
-            baseline: format!(
+            format!(
                 "1 list + {} PATCH; naive update --from: {tokens} PATCH",
                 fixture.differing
             ),
-            value: (applied.lists + applied.patches) as f64 / (1 + fixture.differing) as f64,
-            range: None,
-            goal: Goal::AtMost(1.0),
-        },
+            (applied.lists + applied.patches) as f64 / (1 + fixture.differing) as f64,
+            Goal::AtMost(1.0),
+        ),
     );
     report.row(
         "apply_elapsed_over_least",
-        Row {
-            measurement: format!("{what}: elapsed vs the least possible for its requests"),
-            ours: format!("{:.1} s", applied.seconds),
-            baseline: format!("{least:.1} s ({} requests at {per_second:.0}/s)", 1 + fixture.differing),
-            value: applied.seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        Row::new(
+            format!("{what}: elapsed vs the least possible for its requests"),
+            format!("{:.1} s", applied.seconds),
+            format!("{least:.1} s ({} requests at {per_second:.0}/s)", 1 + fixture.differing),
+            applied.seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     report.row(
         "apply_speedup_over_naive",
-        Row {
-            measurement: format!(
-                "{what}: naive update --from vs apply, elapsed ({sample}-line sample of naive, scaled)"
-            ),
-            ours: format!("apply {:.1} s", applied.seconds),
-            baseline: format!("naive {naive_seconds:.1} s"),
-            value: naive_seconds / applied.seconds,
-            range: None,
-            goal: Goal::None,
-        },
+        Row::new(
+            format!("{what}: naive update --from vs apply, elapsed ({sample}-line sample of naive, scaled)"),
+            format!("apply {:.1} s", applied.seconds),
+            format!("naive {naive_seconds:.1} s"),
+            naive_seconds / applied.seconds,
+            Goal::None,
+        ),
     );
     report.notes.push(format!(
         "Apply: the mock is closed-world, seeded with {tokens} tokens ({TOKENS_PER_PORTFOLIO} a portfolio), with a \

@@ -210,46 +210,45 @@ pub fn bulk(
     let c = plan.concurrency;
     report.row(
         "bulk_cli_journal_over_reqwest",
-        Row {
-            measurement: format!(
+        Row::new(
+            format!(
                 "3. bulk {lines} lines, c={c}: etoro-token --from --journal vs raw reqwest loop (median of {})",
                 plan.bulk_runs
             ),
-            ours: format!("{cli:.2} s, {:.0} req/s", rate(cli)),
-            baseline: format!("{raw:.2} s, {:.0} req/s", rate(raw)),
-            value: journal_ratio.0,
-            goal: Goal::AtLeast(0.8),
-            range: Some((journal_ratio.1, journal_ratio.2)),
-        },
+            format!("{cli:.2} s, {:.0} req/s", rate(cli)),
+            format!("{raw:.2} s, {:.0} req/s", rate(raw)),
+            journal_ratio.0,
+            Goal::AtLeast(0.8),
+        )
+        .with_range((journal_ratio.1, journal_ratio.2)),
     );
     report.row(
         "bulk_cli_no_journal_over_reqwest",
-        Row {
-            measurement: format!("3. bulk {lines} lines, c={c}: etoro-token --from, no journal, vs raw reqwest loop"),
-            ours: format!("{cli_no_journal:.2} s, {:.0} req/s", rate(cli_no_journal)),
-            baseline: format!("{raw:.2} s, {:.0} req/s", rate(raw)),
-            value: no_journal_ratio.0,
-            goal: Goal::None,
-            range: Some((no_journal_ratio.1, no_journal_ratio.2)),
-        },
+        Row::new(
+            format!("3. bulk {lines} lines, c={c}: etoro-token --from, no journal, vs raw reqwest loop"),
+            format!("{cli_no_journal:.2} s, {:.0} req/s", rate(cli_no_journal)),
+            format!("{raw:.2} s, {:.0} req/s", rate(raw)),
+            no_journal_ratio.0,
+            Goal::None,
+        )
+        .with_range((no_journal_ratio.1, no_journal_ratio.2)),
     );
     report.row(
         "bulk_cli_over_curl",
-        Row {
-            measurement: format!(
+        Row::new(
+            format!(
                 "3. bulk {lines} lines: etoro-token --journal vs a bash loop of curl (sequential; {sample}-line \
                  sample, scaled; median of {})",
                 plan.side_runs
             ),
-            ours: format!("{cli:.2} s"),
-            baseline: format!(
+            format!("{cli:.2} s"),
+            format!(
                 "{curl_projected:.1} s ({:.2} ms/req)",
                 curl_projected * 1e3 / lines as f64
             ),
-            value: curl_projected / cli,
-            goal: Goal::AtLeast(30.0),
-            range: None,
-        },
+            curl_projected / cli,
+            Goal::AtLeast(30.0),
+        ),
     );
     let python_how = if python_sample == lines {
         String::new()
@@ -259,20 +258,13 @@ pub fn bulk(
     let side_runs = plan.side_runs;
     report.row(
         "bulk_cli_over_python",
-        Row {
-            measurement: format!(
+        Row::new(format!(
                 "3. bulk {lines} lines: etoro-token --journal vs pooled Python requests.Session ({c} threads{python_how}; \
                  median of {side_runs})"
-            ),
-            ours: format!("{cli:.2} s"),
-            baseline: match &python_note {
+            ), format!("{cli:.2} s"), match &python_note {
                 None => format!("{python_seconds:.2} s, {:.0} req/s", rate(python_seconds)),
                 Some(_) => "skipped (see notes)".to_owned(),
-            },
-            value: python_seconds / cli,
-            goal: Goal::AtLeast(5.0),
-            range: None,
-        },
+            }, python_seconds / cli, Goal::AtLeast(5.0)),
     );
     let cli_rss = runs[BulkVariant::CliJournal.key()].peak_rss();
     // What the measuring helper hands down to any child: the floor of every RSS figure.
@@ -280,10 +272,10 @@ pub fn bulk(
     report.figure("bulk", "rss_floor_mib", json!(round(floor, 2)));
     report.row(
         "bulk_cli_peak_rss_mib",
-        Row {
-            measurement: format!("3. bulk {lines} lines: peak RSS of etoro-token --journal (largest of the runs)"),
-            ours: format!("{cli_rss:.1} MiB"),
-            baseline: format!(
+        Row::new(
+            format!("3. bulk {lines} lines: peak RSS of etoro-token --journal (largest of the runs)"),
+            format!("{cli_rss:.1} MiB"),
+            format!(
                 "raw reqwest {:.1} MiB{}",
                 runs[BulkVariant::RawReqwest.key()].peak_rss(),
                 if python_note.is_none() {
@@ -292,10 +284,9 @@ pub fn bulk(
                     String::new()
                 }
             ),
-            value: cli_rss,
-            goal: Goal::Below(32.0),
-            range: None,
-        },
+            cli_rss,
+            Goal::Below(32.0),
+        ),
     );
     report.notes.push(format!(
         "Ratios with a range are the median of per-round ratios (lowest–highest in brackets): each round runs \

@@ -45,25 +45,25 @@ pub fn concurrent(
         let (over_hyper, low_h, high_h) = paired_ratio(&rates["wrapper"], &rates["hyper"]);
         report.row(
             &format!("throughput_wrapper_over_reqwest_{}", kind.key()),
-            Row {
-                measurement: format!("2. throughput, {}: wrapper vs raw reqwest ({how})", kind.label()),
-                ours: format!("{wrapper:.0} req/s"),
-                baseline: format!("{reqwest:.0} req/s"),
-                value: over_reqwest,
-                range: Some((low, high)),
-                goal: Goal::AtLeast(0.9),
-            },
+            Row::new(
+                format!("2. throughput, {}: wrapper vs raw reqwest ({how})", kind.label()),
+                format!("{wrapper:.0} req/s"),
+                format!("{reqwest:.0} req/s"),
+                over_reqwest,
+                Goal::AtLeast(0.9),
+            )
+            .with_range((low, high)),
         );
         report.row(
             &format!("throughput_wrapper_over_hyper_{}", kind.key()),
-            Row {
-                measurement: format!("2. throughput, {}: wrapper vs raw hyper", kind.label()),
-                ours: format!("{wrapper:.0} req/s"),
-                baseline: format!("{hyper:.0} req/s"),
-                value: over_hyper,
-                range: Some((low_h, high_h)),
-                goal: Goal::None,
-            },
+            Row::new(
+                format!("2. throughput, {}: wrapper vs raw hyper", kind.label()),
+                format!("{wrapper:.0} req/s"),
+                format!("{hyper:.0} req/s"),
+                over_hyper,
+                Goal::None,
+            )
+            .with_range((low_h, high_h)),
         );
     }
     Ok(())

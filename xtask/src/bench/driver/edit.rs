@@ -92,29 +92,27 @@ pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -
     let what = format!("9. edit --all --add-ip: {tokens} tokens, {lacking} lacking the address, mock quota {QUOTA}");
     report.row(
         "edit_requests_over_least",
-        Row {
-            measurement: format!("{what}: requests sent vs 1 list + 1 PATCH per token lacking it + 1 list"),
-            ours: format!(
+        Row::new(
+            format!("{what}: requests sent vs 1 list + 1 PATCH per token lacking it + 1 list"),
+            format!(
                 "{lists} list + {patches} PATCH, exit {:?}{}",
                 measured.code,
                 if all_edited { "" } else { " (NOT all edited)" }
             ),
-            baseline: format!("2 list + {lacking} PATCH"),
-            value: (lists + patches) as f64 / least_requests as f64,
-            range: None,
-            goal: Goal::AtMost(1.0),
-        },
+            format!("2 list + {lacking} PATCH"),
+            (lists + patches) as f64 / least_requests as f64,
+            Goal::AtMost(1.0),
+        ),
     );
     report.row(
         "edit_elapsed_over_least",
-        Row {
-            measurement: format!("{what}: elapsed vs the least possible for its requests"),
-            ours: format!("{seconds:.1} s"),
-            baseline: format!("{least:.1} s ({least_requests} requests at {per_second:.0}/s)"),
-            value: seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        Row::new(
+            format!("{what}: elapsed vs the least possible for its requests"),
+            format!("{seconds:.1} s"),
+            format!("{least:.1} s ({least_requests} requests at {per_second:.0}/s)"),
+            seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     Ok(())
 }

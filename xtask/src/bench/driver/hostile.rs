@@ -52,18 +52,17 @@ pub fn hostile(servers: &Servers, cli: &Path, out: &Path, report: &mut Report) -
     );
     report.row(
         "hostile_quota_requests_first_minute",
-        Row {
-            measurement: format!(
+        Row::new(
+            format!(
                 "hostile quota: `update --from` ({LINES} lines, concurrency {CONCURRENCY}) against a server that \
                  answers every request 429 without hints: requests in the first {} s",
                 WATCH.as_secs()
             ),
-            ours: sent.to_string(),
-            baseline: String::new(),
-            value: sent as f64,
-            range: None,
-            goal: Goal::AtMost(10.0),
-        },
+            sent.to_string(),
+            "",
+            sent as f64,
+            Goal::AtMost(10.0),
+        ),
     );
     Ok(())
 }

@@ -123,26 +123,24 @@ pub fn oneshot(
     );
     report.row(
         "oneshot_cli_over_curl",
-        Row {
-            measurement: format!(
+        Row::new(
+            format!(
                 "4. one-shot: one `etoro-token update` process vs one `curl` (cold start, one request, median of {})",
                 plan.oneshot_runs
             ),
-            ours: format!("{cli:.2} ms"),
-            baseline: format!("{curl:.2} ms"),
-            value: cli / curl,
-            goal: Goal::AtMost(1.5),
-            range: None,
-        },
+            format!("{cli:.2} ms"),
+            format!("{curl:.2} ms"),
+            cli / curl,
+            Goal::AtMost(1.5),
+        ),
     );
-    report.context(Row {
-        measurement: "4. one-shot breakdown: `etoro-token --version` / `update --dry-run` (no request)".to_owned(),
-        ours: format!("{:.2} ms / {:.2} ms", ms("cli_version"), ms("cli_dry_run")),
-        baseline: String::new(),
-        value: f64::NAN,
-        goal: Goal::None,
-        range: None,
-    });
+    report.context(Row::new(
+        "4. one-shot breakdown: `etoro-token --version` / `update --dry-run` (no request)".to_owned(),
+        format!("{:.2} ms / {:.2} ms", ms("cli_version"), ms("cli_dry_run")),
+        "",
+        f64::NAN,
+        Goal::None,
+    ));
     if let Some(lean) = &settings.cli_lean {
         let size = |path: &PathBuf| std::fs::metadata(path).map(|meta| meta.len() as f64 / (1024.0 * 1024.0));
         let (full_size, lean_size) = (
@@ -152,31 +150,28 @@ pub fn oneshot(
         report.figure("binary", "full_mib", json!(round(full_size, 2)));
         report.figure("binary", "lean_mib", json!(round(lean_size, 2)));
         report.row(
-        "cli_lean_size_over_full",
-            Row {
-                measurement:
-                    "4. binary: `etoro-token` without the embedded mock (`--no-default-features --features rustls`) vs the default"
-                        .to_owned(),
-                ours: format!("{lean_size:.1} MiB"),
-                baseline: format!("{full_size:.1} MiB"),
-                value: lean_size / full_size,
-                goal: Goal::None,
-                range: None,
-            },
+            "cli_lean_size_over_full",
+            Row::new(
+                "4. binary: `etoro-token` without the embedded mock (`--no-default-features --features rustls`) \
+                 vs the default",
+                format!("{lean_size:.1} MiB"),
+                format!("{full_size:.1} MiB"),
+                lean_size / full_size,
+                Goal::None,
+            ),
         );
         report.row(
             "cli_lean_startup_over_full",
-            Row {
-                measurement: format!(
+            Row::new(
+                format!(
                     "4. start-up: `etoro-token --version`, lean vs default (median of {})",
                     plan.oneshot_runs
                 ),
-                ours: format!("{:.2} ms", ms("lean_version")),
-                baseline: format!("{:.2} ms", ms("cli_version")),
-                value: ms("lean_version") / ms("cli_version"),
-                goal: Goal::None,
-                range: None,
-            },
+                format!("{:.2} ms", ms("lean_version")),
+                format!("{:.2} ms", ms("cli_version")),
+                ms("lean_version") / ms("cli_version"),
+                Goal::None,
+            ),
         );
     }
     Ok(())

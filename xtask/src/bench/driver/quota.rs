@@ -127,51 +127,47 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
     };
     report.row(
         "quota_elapsed_over_least_headers",
-        Row {
-            measurement: format!("{what}, RateLimit-* headers: elapsed vs the least possible"),
-            ours: ours(&with),
-            baseline: least_text.clone(),
-            value: with.seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        Row::new(
+            format!("{what}, RateLimit-* headers: elapsed vs the least possible"),
+            ours(&with),
+            least_text.clone(),
+            with.seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     report.row(
         "quota_429s_headers",
-        Row {
-            measurement: format!("{what}, RateLimit-* headers: 429 answers"),
-            ours: with.rate_limited.to_string(),
-            baseline: String::new(),
-            value: with.rate_limited as f64,
-            range: None,
-            goal: Goal::Zero,
-        },
+        Row::new(
+            format!("{what}, RateLimit-* headers: 429 answers"),
+            with.rate_limited.to_string(),
+            "",
+            with.rate_limited as f64,
+            Goal::Zero,
+        ),
     );
     report.row(
         "quota_elapsed_over_least_no_headers",
-        Row {
-            measurement: format!("{what}, no RateLimit-* headers (a proxy strips them): elapsed vs the least possible"),
-            ours: ours(&without),
-            baseline: least_text,
-            value: without.seconds / least,
-            range: None,
-            goal: Goal::None,
-        },
+        Row::new(
+            format!("{what}, no RateLimit-* headers (a proxy strips them): elapsed vs the least possible"),
+            ours(&without),
+            least_text,
+            without.seconds / least,
+            Goal::None,
+        ),
     );
     let not_once = with.not_applied_once + without.not_applied_once;
     report.row(
         "quota_lines_not_applied_once",
-        Row {
-            measurement: format!("{what}: lines not applied exactly once, failed ones included (both runs)"),
-            ours: format!(
+        Row::new(
+            format!("{what}: lines not applied exactly once, failed ones included (both runs)"),
+            format!(
                 "{} with headers, {} without",
                 with.not_applied_once, without.not_applied_once
             ),
-            baseline: String::new(),
-            value: not_once as f64,
-            range: None,
-            goal: Goal::Zero,
-        },
+            "",
+            not_once as f64,
+            Goal::Zero,
+        ),
     );
     report.notes.push(format!(
         "Quota: the mock keeps {QUOTA} per credential in fixed windows, with other traffic of the same key drawing \

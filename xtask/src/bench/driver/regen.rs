@@ -43,14 +43,13 @@ pub fn regen(settings: &Settings, plan: Plan, report: &mut Report) -> Result<(),
         // Not worth losing the other figures over.
         report.notes.push(format!("Regen not measured: {err}."));
         report.ratios.insert("regen_check_seconds".to_owned(), Value::Null);
-        report.context(Row {
+        report.context(Row::new(
             measurement,
-            ours: "not measured (see notes)".to_owned(),
-            baseline: String::new(),
-            value: f64::NAN,
-            goal: Goal::None,
-            range: None,
-        });
+            "not measured (see notes)".to_owned(),
+            "",
+            f64::NAN,
+            Goal::None,
+        ));
         return Ok(());
     }
     let (seconds, binary_seconds) = (through_cargo.median_seconds(), binary.median_seconds());
@@ -61,17 +60,16 @@ pub fn regen(settings: &Settings, plan: Plan, report: &mut Report) -> Result<(),
     report
         .ratios
         .insert("regen_check_seconds".to_owned(), json!(round(seconds, 3)));
-    report.context(Row {
-        measurement: if failed {
+    report.context(Row::new(
+        if failed {
             format!("{measurement} — the check FAILED (generated.rs differs from the spec's output)")
         } else {
             measurement
         },
-        ours: format!("{seconds:.2} s"),
-        baseline: format!("the xtask binary alone: {binary_seconds:.2} s"),
-        value: f64::NAN,
-        goal: Goal::None,
-        range: None,
-    });
+        format!("{seconds:.2} s"),
+        format!("the xtask binary alone: {binary_seconds:.2} s"),
+        f64::NAN,
+        Goal::None,
+    ));
     Ok(())
 }

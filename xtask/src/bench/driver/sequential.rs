@@ -50,31 +50,31 @@ pub fn sequential(
         let (reqwest_over_hyper, low_h, high_h) = paired_ratio(&micros["reqwest"], &micros["hyper"]);
         report.row(
             &format!("sequential_wrapper_over_reqwest_{}", kind.key()),
-            Row {
-                measurement: format!(
+            Row::new(
+                format!(
                     "1. per request, sequential, {}: wrapper vs raw reqwest ({how})",
                     kind.label()
                 ),
-                ours: format!("{wrapper:.1} µs/req ({added:+.1} µs)"),
-                baseline: format!("{reqwest:.1} µs/req"),
-                value: over_reqwest,
-                range: Some((low, high)),
-                goal: Goal::AtMost(1.05),
-            },
+                format!("{wrapper:.1} µs/req ({added:+.1} µs)"),
+                format!("{reqwest:.1} µs/req"),
+                over_reqwest,
+                Goal::AtMost(1.05),
+            )
+            .with_range((low, high)),
         );
         report.row(
             &format!("sequential_reqwest_over_hyper_{}", kind.key()),
-            Row {
-                measurement: format!(
+            Row::new(
+                format!(
                     "1. per request, sequential, {}: raw reqwest vs raw hyper (context)",
                     kind.label()
                 ),
-                ours: format!("{reqwest:.1} µs/req"),
-                baseline: format!("{hyper:.1} µs/req"),
-                value: reqwest_over_hyper,
-                range: Some((low_h, high_h)),
-                goal: Goal::None,
-            },
+                format!("{reqwest:.1} µs/req"),
+                format!("{hyper:.1} µs/req"),
+                reqwest_over_hyper,
+                Goal::None,
+            )
+            .with_range((low_h, high_h)),
         );
     }
     Ok(())
