@@ -34,6 +34,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Breaking when `breaks`, else ok.
+    fn breaking_if(breaks: bool) -> Severity {
+        if breaks {
+            Severity::Breaking
+        } else {
+            Severity::Ok
+        }
+    }
+
     /// The word printed for people.
     pub fn label(self) -> &'static str {
         match self {

@@ -32,40 +32,14 @@ impl<'a> Ctx<'a, '_> {
             Self::body_of(self.new_doc, new.value)?,
         ) {
             (None, None) => {}
-            (Some(_), None) => {
-                let severity = if ours.is_some() {
-                    Severity::Breaking
-                } else {
-                    Severity::Ok
-                };
-                self.push(
-                    severity,
-                    "request-body",
-                    "the request body is no longer accepted".to_owned(),
-                );
-            }
+            (Some(_), None) => self.body_lost(ours.is_some(), "no longer accepted"),
             (None, Some(body)) => {
-                let severity = if body.required && ours.is_none() {
-                    Severity::Breaking
-                } else {
-                    Severity::Ok
-                };
+                let severity = Severity::breaking_if(body.required && ours.is_none());
                 let which = if body.required { "required" } else { "optional" };
                 self.push(severity, "request-body", format!("new {which} request body"));
             }
             (Some(before), Some(after)) => match (before.json, after.json) {
-                (Some(_), None) => {
-                    let severity = if ours.is_some() {
-                        Severity::Breaking
-                    } else {
-                        Severity::Ok
-                    };
-                    self.push(
-                        severity,
-                        "request-body",
-                        "the request body is no longer JSON".to_owned(),
-                    );
-                }
+                (Some(_), None) => self.body_lost(ours.is_some(), "no longer JSON"),
                 (Some(old_schema), Some(new_schema)) => {
                     let ours_schema = ours.and_then(|ours| ours.json);
                     self.schemas(
@@ -81,5 +55,14 @@ impl<'a> Ctx<'a, '_> {
             },
         }
         Ok(())
+    }
+
+    /// The request body, which the client sends when `sent`, is `what` (no longer accepted, or no longer JSON).
+    fn body_lost(&mut self, sent: bool, what: &str) {
+        self.push(
+            Severity::breaking_if(sent),
+            "request-body",
+            format!("the request body is {what}"),
+        );
     }
 }
