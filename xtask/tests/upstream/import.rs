@@ -4,24 +4,18 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use serde_json::{json, Value};
-use xtask::upstream::normalize::{is_agent_portfolio_path, SEEN_IN, SNAPSHOT_TITLE};
+use xtask::upstream::normalize::{is_agent_portfolio_path, NAMED_MAPS, SEEN_IN, SNAPSHOT_TITLE};
 use xtask::upstream::refs;
 use xtask::upstream::snapshot::SNAPSHOT_PATH;
 
 use crate::support::*;
 
-/// Keys whose values map author-chosen names to objects: the names may be anything, even `description`.
-const NAMED_MAPS: &[&str] = &[
-    "properties",
-    "paths",
-    "content",
-    "headers",
-    "schemas",
-    "parameters",
-    "securitySchemes",
-    "responses",
-    "scopes",
-];
+/// Keys whose values map author-chosen names to objects: the names may be anything, even `description`. The
+/// normalizer's list, and the two maps it handles by themselves (status codes to responses, scope names to their
+/// descriptions, whose descriptions it blanks).
+fn is_named_map(key: &str) -> bool {
+    NAMED_MAPS.contains(&key) || ["responses", "scopes"].contains(&key)
+}
 
 /// Every documentation key at a keyword position, as a JSON path, except the two OpenAPI requires (a response's
 /// empty `description`, our own `info.title`).
@@ -51,7 +45,7 @@ fn prose_in(value: &Value, at: &str, named_map: bool, found: &mut Vec<String>) {
                         continue;
                     }
                 }
-                let child_is_map = !named_map && NAMED_MAPS.contains(&key.as_str());
+                let child_is_map = !named_map && is_named_map(key);
                 prose_in(child, &here, child_is_map, found);
             }
         }

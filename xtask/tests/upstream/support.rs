@@ -230,3 +230,8 @@ pub fn ok_response(body: &[u8]) -> Vec<u8> {
     response.extend_from_slice(body);
     response
 }
+
+/// An operation as the report names it: `METHOD /path`.
+pub fn op(method: &str, path: &str) -> String {
+    format!("{method} {path}")
+}
