@@ -7,14 +7,13 @@ use std::path::Path;
 use serde_json::{json, Value};
 use xtask::bench::{median, paired_ratio, Goal, Row};
 
-use crate::args::Settings;
-use crate::clients::{self, Job, Wire};
+use crate::clients::{self, Job};
+use crate::context::Context;
 use crate::interleave::rotated;
-use crate::plan::Plan;
 use crate::procs::{self, child_env, measure_ok, silent};
 use crate::report::{round, Report};
 use crate::runs::Runs;
-use crate::servers::{Kind, Servers};
+use crate::servers::Kind;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum BulkVariant {
@@ -43,13 +42,14 @@ fn updated_records(path: &Path) -> usize {
 }
 
 /// The measurement, as table rows.
-pub fn bulk(
-    servers: &Servers,
-    settings: &Settings,
-    wire: &Wire,
-    plan: Plan,
-    report: &mut Report,
-) -> Result<(), String> {
+pub fn bulk(context: &Context, report: &mut Report) -> Result<(), String> {
+    let Context {
+        servers,
+        settings,
+        wire,
+        plan,
+        ..
+    } = *context;
     let jobs: Vec<Job> = clients::jobs(plan.bulk_n);
     let input = settings.out.join("bulk.jsonl");
     let tsv = settings.out.join("curl-sample.tsv");

@@ -12,6 +12,7 @@ mod args;
 mod bulk;
 mod clients;
 mod concurrent;
+mod context;
 mod edit;
 mod hostile;
 mod interleave;
@@ -36,6 +37,7 @@ use xtask::bench::{render_markdown, Machine, RESULTS_SCHEMA};
 
 use args::{Cli, Mode, Settings, Step};
 use clients::Wire;
+use context::Context;
 use plan::Plan;
 use report::{round, Report};
 use servers::Servers;
@@ -122,12 +124,19 @@ fn run(settings: Settings) -> Result<(), String> {
             started.elapsed().as_secs_f64()
         );
         let (cli, out) = (&settings.cli, &settings.out);
+        let context = Context {
+            servers: &servers,
+            client_rt: &client_rt,
+            wire: &wire,
+            plan,
+            settings: &settings,
+        };
         match step {
-            Step::Sequential => sequential::sequential(&servers, &client_rt, &wire, plan, &mut report),
-            Step::Concurrent => concurrent::concurrent(&servers, &client_rt, &wire, plan, &mut report),
-            Step::Bulk => bulk::bulk(&servers, &settings, &wire, plan, &mut report),
-            Step::Oneshot => oneshot::oneshot(&servers, &settings, &wire, plan, &mut report),
-            Step::Regen => regen::regen(&settings, plan, &mut report),
+            Step::Sequential => sequential::sequential(&context, &mut report),
+            Step::Concurrent => concurrent::concurrent(&context, &mut report),
+            Step::Bulk => bulk::bulk(&context, &mut report),
+            Step::Oneshot => oneshot::oneshot(&context, &mut report),
+            Step::Regen => regen::regen(&context, &mut report),
             Step::Quota => quota::quota(&servers, cli, out, plan.quota_lines, &mut report),
             Step::Apply => apply::apply(
                 &servers,

@@ -7,23 +7,23 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use xtask::bench::{Goal, Row};
 
-use crate::args::Settings;
-use crate::clients::{self, Wire};
+use crate::clients::{self};
+use crate::context::Context;
 use crate::interleave::rotated;
-use crate::plan::Plan;
 use crate::procs::{child_env, measure_ok, silent};
 use crate::report::{round, Report};
 use crate::runs::Runs;
-use crate::servers::{Kind, Servers};
+use crate::servers::Kind;
 
 /// The measurement, as table rows.
-pub fn oneshot(
-    servers: &Servers,
-    settings: &Settings,
-    wire: &Wire,
-    plan: Plan,
-    report: &mut Report,
-) -> Result<(), String> {
+pub fn oneshot(context: &Context, report: &mut Report) -> Result<(), String> {
+    let Context {
+        servers,
+        settings,
+        wire,
+        plan,
+        ..
+    } = *context;
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Shot {
         Cli,

@@ -3,14 +3,14 @@
 use serde_json::{json, Value};
 use xtask::bench::{Goal, Row};
 
-use crate::args::Settings;
-use crate::plan::Plan;
+use crate::context::Context;
 use crate::procs::{self, silent};
 use crate::report::{round, Report};
 use crate::runs::Runs;
 
 /// The measurement, as table rows (a failure to measure is a note, not an error).
-pub fn regen(settings: &Settings, plan: Plan, report: &mut Report) -> Result<(), String> {
+pub fn regen(context: &Context, report: &mut Report) -> Result<(), String> {
+    let Context { settings, plan, .. } = *context;
     let cargo = || {
         let mut command = silent(&settings.cargo);
         command.current_dir(&settings.root).args(["xtask", "regen", "--check"]);

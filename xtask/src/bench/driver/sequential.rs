@@ -4,23 +4,22 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use tokio::runtime::Runtime;
 use xtask::bench::{median, paired_ratio, Goal, Row};
 
-use crate::clients::Wire;
+use crate::context::Context;
 use crate::interleave::{interleaved, paired_difference, Pace, CLIENTS};
-use crate::plan::Plan;
 use crate::report::{round, Report};
-use crate::servers::{Kind, Servers};
+use crate::servers::Kind;
 
 /// The measurement, as table rows.
-pub fn sequential(
-    servers: &Servers,
-    client_rt: &Runtime,
-    wire: &Wire,
-    plan: Plan,
-    report: &mut Report,
-) -> Result<(), String> {
+pub fn sequential(context: &Context, report: &mut Report) -> Result<(), String> {
+    let Context {
+        servers,
+        client_rt,
+        wire,
+        plan,
+        ..
+    } = *context;
     let blocks = plan.seq_n / plan.seq_block;
     let n = blocks * plan.seq_block;
     for kind in [Kind::Mock, Kind::Bare] {
