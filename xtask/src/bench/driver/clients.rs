@@ -197,6 +197,15 @@ impl Which {
             Which::Hyper => "hyper",
         }
     }
+
+    /// The name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Which::Wrapper => "wrapper",
+            Which::Reqwest => "raw reqwest",
+            Which::Hyper => "raw hyper",
+        }
+    }
 }
 
 /// A bare reqwest client with the wrapper's own settings. (The user agent goes on each request, as the wrapper

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use xtask::bench::{median, paired_ratio, Goal, Row};
+use xtask::bench::{median, Goal};
 
+use crate::clients::Which;
 use crate::context::Context;
-use crate::interleave::{interleaved, Pace, CLIENTS};
+use crate::interleave::{compared_row, interleaved, Pace, CLIENTS};
 use crate::report::Report;
 use crate::servers::Kind;
 
@@ -40,30 +41,21 @@ pub fn concurrent(context: &Context, report: &mut Report) -> Result<(), String> 
             "{n} updates each at c={concurrency}, in turns of {}, median of {} runs",
             plan.conc_block, plan.conc_runs
         );
-        let (over_reqwest, low, high) = paired_ratio(&rates["wrapper"], &rates["reqwest"]);
-        let (over_hyper, low_h, high_h) = paired_ratio(&rates["wrapper"], &rates["hyper"]);
-        report.row(
-            &format!("throughput_wrapper_over_reqwest_{}", kind.key()),
-            Row::new(
-                format!("2. throughput, {}: wrapper vs raw reqwest ({how})", kind.label()),
-                format!("{wrapper:.0} req/s"),
-                format!("{reqwest:.0} req/s"),
-                over_reqwest,
+        let per_second = |rate: f64| format!("{rate:.0} req/s");
+        for (pair, goal, note) in [
+            (
+                (Which::Wrapper, Which::Reqwest),
                 Goal::AtLeast(0.9),
-            )
-            .with_range((low, high)),
-        );
-        report.row(
-            &format!("throughput_wrapper_over_hyper_{}", kind.key()),
-            Row::new(
-                format!("2. throughput, {}: wrapper vs raw hyper", kind.label()),
-                format!("{wrapper:.0} req/s"),
-                format!("{hyper:.0} req/s"),
-                over_hyper,
-                Goal::None,
-            )
-            .with_range((low_h, high_h)),
-        );
+                format!(" ({how})"),
+            ),
+            ((Which::Wrapper, Which::Hyper), Goal::None, String::new()),
+        ] {
+            let (ours, baseline) = pair;
+            let key = format!("throughput_{}_over_{}_{}", ours.key(), baseline.key(), kind.key());
+            let what = format!("{} vs {}{note}", ours.label(), baseline.label());
+            let measurement = format!("2. throughput, {}: {what}", kind.label());
+            report.row(&key, compared_row(&rates, pair, measurement, per_second, goal));
+        }
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
-use xtask::bench::median;
+use xtask::bench::{median, paired_ratio, Goal, Row};
 
 use crate::clients::{self, Job, Sender, Which, Wire};
 use crate::servers::{Kind, Servers};
@@ -89,6 +89,20 @@ pub fn interleaved(
         }
     }
     Ok(seconds)
+}
+
+/// Two clients compared: each one's per-run figures (`values`, by [`Which::key`]) shown with `show`, and the
+/// median of their per-round ratios `ours / baseline` with its range, as the row's value.
+pub fn compared_row(
+    values: &BTreeMap<&str, Vec<f64>>,
+    (ours, baseline): (Which, Which),
+    measurement: String,
+    show: impl Fn(f64) -> String,
+    goal: Goal,
+) -> Row {
+    let (ours, baseline) = (&values[ours.key()], &values[baseline.key()]);
+    let (ratio, low, high) = paired_ratio(ours, baseline);
+    Row::new(measurement, show(median(ours)), show(median(baseline)), ratio, goal).with_range((low, high))
 }
 
 /// The per-round differences `ours[i] - baseline[i]`, as a median.

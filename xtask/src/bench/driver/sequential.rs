@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use xtask::bench::{median, paired_ratio, Goal, Row};
+use xtask::bench::{median, Goal};
 
+use crate::clients::Which;
 use crate::context::Context;
-use crate::interleave::{interleaved, paired_difference, Pace, CLIENTS};
+use crate::interleave::{compared_row, interleaved, paired_difference, Pace, CLIENTS};
 use crate::report::{round, Report};
 use crate::servers::Kind;
 
@@ -45,36 +46,21 @@ pub fn sequential(context: &Context, report: &mut Report) -> Result<(), String> 
             "{n} each, in turns of {}, median of {} runs",
             plan.seq_block, plan.seq_runs
         );
-        let (over_reqwest, low, high) = paired_ratio(&micros["wrapper"], &micros["reqwest"]);
-        let (reqwest_over_hyper, low_h, high_h) = paired_ratio(&micros["reqwest"], &micros["hyper"]);
-        report.row(
-            &format!("sequential_wrapper_over_reqwest_{}", kind.key()),
-            Row::new(
-                format!(
-                    "1. per request, sequential, {}: wrapper vs raw reqwest ({how})",
-                    kind.label()
-                ),
-                format!("{wrapper:.1} µs/req ({added:+.1} µs)"),
-                format!("{reqwest:.1} µs/req"),
-                over_reqwest,
-                Goal::AtMost(1.05),
-            )
-            .with_range((low, high)),
-        );
-        report.row(
-            &format!("sequential_reqwest_over_hyper_{}", kind.key()),
-            Row::new(
-                format!(
-                    "1. per request, sequential, {}: raw reqwest vs raw hyper (context)",
-                    kind.label()
-                ),
-                format!("{reqwest:.1} µs/req"),
-                format!("{hyper:.1} µs/req"),
-                reqwest_over_hyper,
-                Goal::None,
-            )
-            .with_range((low_h, high_h)),
-        );
+        let per_request = |micros: f64| format!("{micros:.1} µs/req");
+        for (pair, goal, note) in [
+            ((Which::Wrapper, Which::Reqwest), Goal::AtMost(1.05), format!("({how})")),
+            ((Which::Reqwest, Which::Hyper), Goal::None, "(context)".to_owned()),
+        ] {
+            let (ours, baseline) = pair;
+            let key = format!("sequential_{}_over_{}_{}", ours.key(), baseline.key(), kind.key());
+            let what = format!("{} vs {} {note}", ours.label(), baseline.label());
+            let measurement = format!("1. per request, sequential, {}: {what}", kind.label());
+            let mut row = compared_row(&micros, pair, measurement, per_request, goal);
+            if ours == Which::Wrapper {
+                row.ours = format!("{} ({added:+.1} µs)", row.ours);
+            }
+            report.row(&key, row);
+        }
     }
     Ok(())
 }
