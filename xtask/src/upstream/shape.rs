@@ -315,7 +315,9 @@ impl<'a> Comparison<'a, '_> {
             ..usage
         };
 
-        if old_view.ty != new_view.ty {
+        // Another type, or another format of the same type, is another value on the wire.
+        let format_changed = matches!((&old_view.format, &new_view.format), (Some(a), Some(b)) if a != b);
+        if old_view.ty != new_view.ty || format_changed {
             self.push(
                 &at,
                 Delta::Retyped {
@@ -327,17 +329,6 @@ impl<'a> Comparison<'a, '_> {
             return Ok(());
         }
         match (&old_view.format, &new_view.format) {
-            (Some(a), Some(b)) if a != b => {
-                self.push(
-                    &at,
-                    Delta::Retyped {
-                        from: type_label(&old_view),
-                        to: type_label(&new_view),
-                    },
-                    usage,
-                );
-                return Ok(());
-            }
             (None, Some(b)) => self.push(&at, Delta::FormatAdded(b.clone()), usage),
             (Some(a), None) => self.push(&at, Delta::FormatRemoved(a.clone()), usage),
             _ => {}

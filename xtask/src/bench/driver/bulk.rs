@@ -43,13 +43,7 @@ fn updated_records(path: &Path) -> usize {
 
 /// The measurement, as table rows.
 pub fn bulk(context: &Context, report: &mut Report) -> Result<(), String> {
-    let Context {
-        servers,
-        settings,
-        wire,
-        plan,
-        ..
-    } = *context;
+    let (servers, settings, wire, plan) = (context.servers, context.settings, context.wire, context.plan);
     let jobs: Vec<Job> = clients::jobs(plan.bulk_n);
     let input = settings.out.join("bulk.jsonl");
     let tsv = settings.out.join("curl-sample.tsv");

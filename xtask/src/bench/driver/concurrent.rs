@@ -14,13 +14,7 @@ use crate::servers::Kind;
 
 /// The measurement, as table rows.
 pub fn concurrent(context: &Context, report: &mut Report) -> Result<(), String> {
-    let Context {
-        servers,
-        client_rt,
-        wire,
-        plan,
-        ..
-    } = *context;
+    let (servers, client_rt, wire, plan) = (context.servers, context.client_rt, context.wire, context.plan);
     let blocks = plan.conc_n / plan.conc_block;
     let n = blocks * plan.conc_block;
     let concurrency = plan.concurrency;

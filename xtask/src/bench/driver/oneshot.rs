@@ -17,13 +17,7 @@ use crate::servers::Kind;
 
 /// The measurement, as table rows.
 pub fn oneshot(context: &Context, report: &mut Report) -> Result<(), String> {
-    let Context {
-        servers,
-        settings,
-        wire,
-        plan,
-        ..
-    } = *context;
+    let (servers, settings, wire, plan) = (context.servers, context.settings, context.wire, context.plan);
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Shot {
         Cli,

@@ -10,7 +10,7 @@ use crate::runs::Runs;
 
 /// The measurement, as table rows (a failure to measure is a note, not an error).
 pub fn regen(context: &Context, report: &mut Report) -> Result<(), String> {
-    let Context { settings, plan, .. } = *context;
+    let (settings, plan) = (context.settings, context.plan);
     let cargo = || {
         let mut command = silent(&settings.cargo);
         command.current_dir(&settings.root).args(["xtask", "regen", "--check"]);

@@ -14,13 +14,7 @@ use crate::servers::Kind;
 
 /// The measurement, as table rows.
 pub fn sequential(context: &Context, report: &mut Report) -> Result<(), String> {
-    let Context {
-        servers,
-        client_rt,
-        wire,
-        plan,
-        ..
-    } = *context;
+    let (servers, client_rt, wire, plan) = (context.servers, context.client_rt, context.wire, context.plan);
     let blocks = plan.seq_n / plan.seq_block;
     let n = blocks * plan.seq_block;
     for kind in [Kind::Mock, Kind::Bare] {
