@@ -49,17 +49,8 @@ pub const PYTHON_PACKAGES: &[&str] = &["requests"];
 
 /// Runs `cargo xtask bench [--quick]`: builds what it measures, then runs the driver.
 ///
-/// `--quick` shrinks every workload (for a smoke test of the bench itself); its figures are not comparable.
-pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
-    let quick = match args {
-        [] => false,
-        ["--quick"] => true,
-        other => {
-            return Err(format!(
-                "unknown bench arguments {other:?}; expected nothing or --quick"
-            ))
-        }
-    };
+/// `quick` shrinks every workload (for a smoke test of the bench itself); its figures are not comparable.
+pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let started = Instant::now();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = target_dir(root);
@@ -68,20 +59,10 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
 
     // The lean `etoro-token` first (without the embedded mock: `--no-default-features`, the default TLS backend
     // put back), kept aside: the build below writes the full one to the same path.
-    cargo_build(
+    cargo_build_release(
         &cargo,
         root,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "etoro-token",
-            "--no-default-features",
-            "--features",
-            "rustls",
-            "--bin",
-            "etoro-token",
-        ],
+        "-p etoro-token --no-default-features --features rustls --bin etoro-token",
     )?;
     let lean = out.join("etoro-token-lean");
     std::fs::copy(target.join("release").join("etoro-token"), &lean)
@@ -91,23 +72,10 @@ pub fn run(root: &Path, args: &[&str]) -> Result<(), String> {
     // once, which halves a cold build (measured: 5m42s as two builds, on 2 cores). The price is that feature
     // unification may switch on a few extra features of shared crates (tokio's `net`, hyper's `server`) in the
     // measured `etoro-token`; none of them is on its request path.
-    cargo_build(
+    cargo_build_release(
         &cargo,
         root,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "etoro-token",
-            "-p",
-            "xtask",
-            "--features",
-            "xtask/bench",
-            "--bin",
-            "etoro-token",
-            "--bin",
-            "xtask-bench",
-        ],
+        "-p etoro-token -p xtask --features xtask/bench --bin etoro-token --bin xtask-bench",
     )?;
     let built = started.elapsed();
 
@@ -156,11 +124,16 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-fn cargo_build(cargo: &std::ffi::OsStr, root: &Path, args: &[&str]) -> Result<(), String> {
+/// `cargo build --release <args>` in `root` (`args` split at spaces), its output on this process's stderr.
+fn cargo_build_release(cargo: &std::ffi::OsStr, root: &Path, args: &str) -> Result<(), String> {
+    let args: Vec<&str> = ["build", "--release"]
+        .into_iter()
+        .chain(args.split_whitespace())
+        .collect();
     eprintln!("bench: cargo {}", args.join(" "));
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(args)
+        .args(&args)
         .status()
         .map_err(|err| format!("cannot run cargo: {err}"))?;
     if status.success() {
@@ -279,6 +252,32 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row without a per-round range.
+    pub fn new(
+        measurement: impl Into<String>,
+        ours: impl Into<String>,
+        baseline: impl Into<String>,
+        value: f64,
+        goal: Goal,
+    ) -> Row {
+        Row {
+            measurement: measurement.into(),
+            ours: ours.into(),
+            baseline: baseline.into(),
+            value,
+            range: None,
+            goal,
+        }
+    }
+
+    /// This row with the lowest and highest per-round ratio.
+    pub fn with_range(self, (low, high): (f64, f64)) -> Row {
+        Row {
+            range: Some((low, high)),
+            ..self
+        }
+    }
+
     /// `yes`, `no`, or `—` for an informational row.
     pub fn met_text(&self) -> &'static str {
         match self.goal.met(self.value) {

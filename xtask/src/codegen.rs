@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
+use similar::{DiffTag, TextDiff};
 
 /// The spec, relative to the workspace root.
 pub const SPEC_PATH: &str = "openapi/etoro-user-tokens.json";
@@ -59,6 +60,9 @@ pub struct Drift {
     pub checked_in: Option<String>,
     /// That line as the spec produces it (`None` past the end of the output).
     pub expected: Option<String>,
+    /// The first hunk of a unified diff, checked in (`-`) against the spec's output (`+`), cut at
+    /// 40 lines.
+    pub hunk: String,
 }
 
 impl fmt::Display for CodegenError {
@@ -77,11 +81,13 @@ impl fmt::Display for CodegenError {
                 write!(
                     f,
                     "{} is out of date with {SPEC_PATH} (first difference at line {}):\n  checked in: {}\n  \
-                     from spec:  {}\nRun `{REGEN_COMMAND}` and commit the result; never edit the generated file by hand.",
+                     from spec:  {}\n{}\nRun `{REGEN_COMMAND}` and commit the result; never edit the generated file \
+                     by hand.",
                     drift.path.display(),
                     drift.line,
                     show(&drift.checked_in),
                     show(&drift.expected),
+                    drift.hunk,
                 )
             }
         }
@@ -156,16 +162,24 @@ pub fn regen(root: &Path, check: bool) -> Result<(), CodegenError> {
         let actual = actual.replace("\r\n", "\n");
         match first_difference(&actual, &expected) {
             None => Ok(()),
-            Some((line, checked_in, expected)) => Err(CodegenError::Drift(Drift {
-                path: PathBuf::from(GENERATED_PATH),
-                line,
-                checked_in,
-                expected,
-            })),
+            Some(drift) => Err(CodegenError::Drift(drift)),
         }
     } else {
         fs::write(&out_path, expected).map_err(|source| CodegenError::Io { path: out_path, source })
     }
+}
+
+/// Copies what `regen` reads and writes (the spec and the generated client) from the checkout at `from` to the
+/// same relative paths under `to`: the tree a test regenerates or checks instead of this checkout.
+pub fn copy_inputs(from: &Path, to: &Path) -> std::io::Result<()> {
+    for file in [SPEC_PATH, GENERATED_PATH] {
+        let target = to.join(file);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::copy(from.join(file), target)?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, CodegenError> {
@@ -175,20 +189,47 @@ fn read(path: &Path) -> Result<String, CodegenError> {
     })
 }
 
-/// The first 1-based line at which `actual` and `expected` differ, with both versions of it.
-fn first_difference(actual: &str, expected: &str) -> Option<(usize, Option<String>, Option<String>)> {
+/// Lines of context around the first change in [`Drift::hunk`].
+const CONTEXT_LINES: usize = 3;
+/// At most this many lines of [`Drift::hunk`]: a generator upgrade can change thousands.
+const MAX_HUNK_LINES: usize = 40;
+
+/// Where `actual` (checked in) and `expected` (from the spec) first differ, by a line diff (`similar`'s Myers
+/// diff): an inserted or deleted line is shown as such, not as every later line shifted.
+fn first_difference(actual: &str, expected: &str) -> Option<Drift> {
     if actual == expected {
         return None;
     }
-    let mut actual_lines = actual.split('\n');
-    let mut expected_lines = expected.split('\n');
-    let mut line = 1;
-    loop {
-        match (actual_lines.next(), expected_lines.next()) {
-            (Some(a), Some(e)) if a == e => line += 1,
-            (a, e) => return Some((line, a.map(str::to_owned), e.map(str::to_owned))),
-        }
-    }
+    // Lines without their terminators: a last line that lacks one is not a change of that line.
+    let (old, new): (Vec<&str>, Vec<&str>) = (actual.split('\n').collect(), expected.split('\n').collect());
+    let diff = TextDiff::from_slices(&old, &new);
+    // Texts that differ differ in some line. Everything before the first change is equal, so it starts at the
+    // same index on both sides.
+    let first = diff.ops().iter().find(|op| op.tag() != DiffTag::Equal)?;
+    let index = first.old_range().start;
+    let line_at = |lines: &[&str]| lines.get(index).map(|line| (*line).to_owned());
+    let hunk = diff
+        .unified_diff()
+        .context_radius(CONTEXT_LINES)
+        .missing_newline_hint(false)
+        .iter_hunks()
+        .next()
+        .map(|hunk| {
+            let text = hunk.to_string();
+            let mut lines: Vec<&str> = text.lines().take(MAX_HUNK_LINES + 1).collect();
+            if lines.len() > MAX_HUNK_LINES {
+                lines[MAX_HUNK_LINES] = "...";
+            }
+            lines.join("\n")
+        })
+        .unwrap_or_default();
+    Some(Drift {
+        path: PathBuf::from(GENERATED_PATH),
+        line: index + 1,
+        checked_in: line_at(&old),
+        expected: line_at(&new),
+        hunk,
+    })
 }
 
 #[cfg(test)]
@@ -224,11 +265,38 @@ mod tests {
 
     #[test]
     fn first_difference_names_the_line() {
-        assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+        assert!(first_difference("a\nb\n", "a\nb\n").is_none());
+        let changed = first_difference("a\nx\nc\n", "a\nb\nc\n").unwrap();
         assert_eq!(
-            first_difference("a\nx\nc", "a\nb\nc"),
-            Some((2, Some("x".into()), Some("b".into())))
+            (changed.line, changed.checked_in, changed.expected),
+            (2, Some("x".into()), Some("b".into()))
         );
-        assert_eq!(first_difference("a", "a\nb"), Some((2, None, Some("b".into()))));
+        // The empty context line is what follows the last line terminator.
+        assert_eq!(changed.hunk, "@@ -1,4 +1,4 @@\n a\n-x\n+b\n c\n ");
+        let longer = first_difference("a", "a\nb").unwrap();
+        assert_eq!(
+            (longer.line, longer.checked_in, longer.expected),
+            (2, None, Some("b".into()))
+        );
+    }
+
+    #[test]
+    fn an_inserted_line_is_shown_as_one_line_and_a_long_hunk_is_cut() {
+        let checked_in: String = (0..100).map(|n| format!("line {n}\n")).collect();
+        let from_spec = checked_in.replacen("line 50\n", "line 50\nnew\n", 1);
+        let drift = first_difference(&checked_in, &from_spec).unwrap();
+        assert_eq!(drift.line, 52);
+        assert_eq!(
+            drift.hunk.lines().filter(|line| line.starts_with(['+', '-'])).count(),
+            1,
+            "{}",
+            drift.hunk
+        );
+        assert!(drift.hunk.contains("\n+new\n"), "{}", drift.hunk);
+
+        let rewritten: String = (0..100).map(|n| format!("other {n}\n")).collect();
+        let drift = first_difference(&checked_in, &rewritten).unwrap();
+        assert_eq!(drift.hunk.lines().count(), MAX_HUNK_LINES + 1);
+        assert!(drift.hunk.ends_with("\n..."), "{}", drift.hunk);
     }
 }

@@ -7,6 +7,7 @@
 //! public API changed since a baseline revision.
 
 pub mod bench;
+pub mod cli;
 pub mod codegen;
 pub mod semver;
 pub mod upstream;

@@ -18,6 +18,8 @@ pub mod usage;
 
 use std::path::{Path, PathBuf};
 
+use clap::{Args, Subcommand};
+
 use fetch::Limits;
 use report::DiffReport;
 use snapshot::Kind;
@@ -32,84 +34,72 @@ pub const EXIT_BREAKING: u8 = 1;
 /// command line is wrong; nothing was compared or written.
 pub const EXIT_INVALID: u8 = 2;
 
-/// The help text of `cargo xtask upstream`.
-pub const USAGE: &str = "\
-usage: cargo xtask upstream import <FILE|URL> [--page | --whole]
-       cargo xtask upstream diff <FILE|URL> [--json] [--page | --whole]
+/// What `cargo xtask upstream --help` adds under the subcommands.
+pub const AFTER_HELP: &str = "\
+A URL must be https (plain http only to 127.0.0.0/8 or [::1]); downloads stop at 32 MiB and 60 s.
 
-  import  keep only the agent-portfolio operations of an eToro OpenAPI document (JSON or YAML), without prose,
-          in openapi/upstream/etoro-agent-portfolios.json. A whole document replaces the snapshot; a page
-          (a document with one operation, or --page) replaces only the operations it holds.
-  diff    compare a newer eToro document with the snapshot, operation by operation, and say for each change
-          whether it breaks this client (BREAKING), deserves a look (warning) or not (ok). A page only
-          compares the operations it holds. --json prints one JSON object instead of lines.
+Exit status: 0 nothing breaks, 1 something breaks (diff), 2 unreadable or invalid input, or bad usage";
 
-  A URL must be https (plain http only to 127.0.0.0/8 or [::1]); downloads stop at 32 MiB and 60 s.
-
-exit status: 0 nothing breaks, 1 something breaks (diff), 2 unreadable or invalid input, or bad usage";
-
-/// A parsed command line.
-#[derive(Debug, PartialEq, Eq)]
-enum Command {
+/// `cargo xtask upstream import|diff`, parsed.
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Keep only the agent-portfolio operations of an eToro OpenAPI document (JSON or YAML), without prose, in
+    /// openapi/upstream/etoro-agent-portfolios.json
+    ///
+    /// A whole document replaces the snapshot; a page (a document with one operation, or --page) replaces only
+    /// the operations it holds.
+    #[command(after_help = AFTER_HELP)]
     Import {
+        /// The document: a file or a URL
+        #[arg(value_name = "FILE|URL")]
         source: String,
-        kind: Option<Kind>,
+        #[command(flatten)]
+        kind: KindFlags,
     },
+    /// Compare a newer eToro document with the snapshot, operation by operation, and say whether it breaks this
+    /// client (exit 1) or not (exit 0)
+    ///
+    /// Each change is judged BREAKING, a warning (deserves a look) or ok. A page only compares the operations it
+    /// holds.
+    #[command(after_help = AFTER_HELP)]
     Diff {
+        /// The document: a file or a URL
+        #[arg(value_name = "FILE|URL")]
         source: String,
-        kind: Option<Kind>,
+        /// Print one JSON object instead of lines
+        #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        kind: KindFlags,
     },
-    Help,
 }
 
-fn parse_args(args: &[&str]) -> Result<Command, String> {
-    let Some((verb, rest)) = args.split_first() else {
-        return Err("missing subcommand: import or diff".to_owned());
-    };
-    if matches!(*verb, "help" | "--help" | "-h") {
-        return Ok(Command::Help);
-    }
-    let mut source = None;
-    let mut kind = None;
-    let mut json = false;
-    for arg in rest {
-        match *arg {
-            "--help" | "-h" => return Ok(Command::Help),
-            "--json" if *verb == "diff" => json = true,
-            "--page" | "--whole" => {
-                let wanted = if *arg == "--page" { Kind::Page } else { Kind::Document };
-                if kind.is_some_and(|k| k != wanted) {
-                    return Err("--page and --whole exclude each other".to_owned());
-                }
-                kind = Some(wanted);
-            }
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for `upstream {verb}`")),
-            value if source.is_none() => source = Some(value.to_owned()),
-            value => return Err(format!("unexpected argument {value:?}: give one FILE or URL")),
+/// `--page` or `--whole`: what the document is, when its number of operations should not decide.
+#[derive(Debug, Default, PartialEq, Eq, Args)]
+pub struct KindFlags {
+    /// Read the document as a page about some operations only
+    #[arg(long, conflicts_with = "whole")]
+    page: bool,
+    /// Read the document as a whole document (every operation that exists)
+    #[arg(long)]
+    whole: bool,
+}
+
+impl KindFlags {
+    /// The kind the flags force, if any.
+    pub fn forced(&self) -> Option<Kind> {
+        if self.page {
+            Some(Kind::Page)
+        } else if self.whole {
+            Some(Kind::Document)
+        } else {
+            None
         }
-    }
-    let source = source.ok_or_else(|| format!("`upstream {verb}` needs a FILE or URL"))?;
-    match *verb {
-        "import" => Ok(Command::Import { source, kind }),
-        "diff" => Ok(Command::Diff { source, kind, json }),
-        other => Err(format!("unknown subcommand {other:?}: import or diff")),
     }
 }
 
-/// Runs `cargo xtask upstream <args>` and returns the exit status; results go to stdout, messages to stderr.
-pub fn run(root: Result<PathBuf, String>, args: &[&str]) -> u8 {
-    let command = match parse_args(args) {
-        Ok(command) => command,
-        Err(message) => {
-            eprintln!("error: {}\n\n{USAGE}", text::sanitize(&message));
-            return EXIT_INVALID;
-        }
-    };
-    if command == Command::Help {
-        println!("{USAGE}");
-        return EXIT_OK;
-    }
+/// Runs `cargo xtask upstream <command>` and returns the exit status; results go to stdout, messages to stderr.
+pub fn run(root: Result<PathBuf, String>, command: Command) -> u8 {
     let root = match root {
         Ok(root) => root,
         Err(message) => {
@@ -119,7 +109,7 @@ pub fn run(root: Result<PathBuf, String>, args: &[&str]) -> u8 {
     };
     let limits = Limits::default();
     match command {
-        Command::Import { source, kind } => match import(&root, &source, kind, &limits) {
+        Command::Import { source, kind } => match import(&root, &source, kind.forced(), &limits) {
             Ok(imported) => {
                 let operations = imported.operations.len();
                 eprintln!(
@@ -141,7 +131,7 @@ pub fn run(root: Result<PathBuf, String>, args: &[&str]) -> u8 {
                 EXIT_INVALID
             }
         },
-        Command::Diff { source, kind, json } => match diff(&root, &source, kind, &limits) {
+        Command::Diff { source, kind, json } => match diff(&root, &source, kind.forced(), &limits) {
             Ok(report) => {
                 if json {
                     println!("{}", report::json(&report));
@@ -160,7 +150,6 @@ pub fn run(root: Result<PathBuf, String>, args: &[&str]) -> u8 {
                 EXIT_INVALID
             }
         },
-        Command::Help => EXIT_OK,
     }
 }
 
@@ -196,35 +185,57 @@ pub fn diff(root: &Path, source: &str, kind: Option<Kind>, limits: &Limits) -> R
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::cli::{Cli, Task};
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let args = ["cargo xtask", "upstream"].into_iter().chain(args.iter().copied());
+        match Cli::try_parse_from(args)?.task {
+            Task::Upstream { command } => Ok(command),
+            other => panic!("not upstream: {other:?}"),
+        }
+    }
 
     #[test]
     fn the_command_line_is_parsed_strictly() {
+        let page = KindFlags {
+            page: true,
+            whole: false,
+        };
         assert_eq!(
-            parse_args(&["diff", "f.json", "--json", "--page"]),
-            Ok(Command::Diff {
+            parse(&["diff", "f.json", "--json", "--page"]).unwrap(),
+            Command::Diff {
                 source: "f.json".into(),
-                kind: Some(Kind::Page),
+                kind: page,
                 json: true
-            })
+            }
         );
         assert_eq!(
-            parse_args(&["import", "f.yaml"]),
-            Ok(Command::Import {
+            parse(&["import", "f.yaml"]).unwrap(),
+            Command::Import {
                 source: "f.yaml".into(),
-                kind: None
-            })
+                kind: KindFlags::default()
+            }
         );
-        assert_eq!(parse_args(&["--help"]), Ok(Command::Help));
+        let Command::Import { kind, .. } = parse(&["import", "f", "--whole"]).unwrap() else {
+            panic!("not import");
+        };
+        assert_eq!(kind.forced(), Some(Kind::Document));
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
         for (args, expected) in [
-            (&["import", "f", "--json"][..], "unknown option \"--json\""),
-            (&["diff"], "needs a FILE or URL"),
-            (&["diff", "a", "b"], "unexpected argument \"b\""),
-            (&["diff", "a", "--page", "--whole"], "exclude each other"),
-            (&["merge", "a"], "unknown subcommand"),
-            (&[], "missing subcommand"),
+            (&["import", "f", "--json"][..], "unexpected argument '--json'"),
+            (&["diff"], "<FILE|URL>"),
+            (&["diff", "a", "b"], "unexpected argument 'b'"),
+            (&["diff", "a", "--page", "--whole"], "cannot be used with"),
+            (&["merge", "a"], "unrecognized subcommand 'merge'"),
+            (&[], "Usage: cargo xtask upstream <COMMAND>"),
         ] {
-            let err = parse_args(args).unwrap_err();
+            let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(expected), "{args:?}: {err}");
         }
     }

@@ -5,17 +5,12 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use xtask::codegen::{GENERATED_PATH, SPEC_PATH};
+use xtask::codegen::{copy_inputs, GENERATED_PATH};
 
 /// A temporary checkout holding copies of the spec and the generated client, and an empty `xtask/` directory.
 fn copied_tree() -> tempfile::TempDir {
-    let root = xtask::workspace_root();
     let dir = tempfile::tempdir().unwrap();
-    for file in [SPEC_PATH, GENERATED_PATH] {
-        let target = dir.path().join(file);
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::copy(root.join(file), target).unwrap();
-    }
+    copy_inputs(&xtask::workspace_root(), dir.path()).unwrap();
     fs::create_dir_all(dir.path().join("xtask")).unwrap();
     dir
 }

@@ -4,17 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-use xtask::codegen::{regen, CodegenError, GENERATED_PATH, SPEC_PATH};
+use xtask::codegen::{copy_inputs, regen, CodegenError, GENERATED_PATH, SPEC_PATH};
 
 /// A temporary tree holding copies of the spec and the generated file, at their real relative paths.
 fn copy_of_tree() -> tempfile::TempDir {
-    let root = xtask::workspace_root();
     let dir = tempfile::tempdir().unwrap();
-    for file in [SPEC_PATH, GENERATED_PATH] {
-        let target = dir.path().join(file);
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::copy(root.join(file), target).unwrap();
-    }
+    copy_inputs(&xtask::workspace_root(), dir.path()).unwrap();
     dir
 }
 

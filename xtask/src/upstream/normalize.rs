@@ -42,7 +42,7 @@ const PROSE_KEYS: &[&str] = &[
 
 /// Keys whose object values map names chosen by the author (properties, headers, media types, ...) to OpenAPI
 /// objects: the names are kept whatever they are, only the objects are cleaned.
-const NAMED_MAPS: &[&str] = &[
+pub const NAMED_MAPS: &[&str] = &[
     "properties",
     "patternProperties",
     "paths",

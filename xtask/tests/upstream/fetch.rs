@@ -73,8 +73,7 @@ fn an_error_status_is_an_unreadable_input() {
     ]);
     let output = upstream(tree.path(), &["diff", &format!("{url}/gone.json")]);
     server.join().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("404 Not Found"), "{}", stderr(&output));
+    assert_exit(&output, 2, "404 Not Found");
 }
 
 #[test]

@@ -7,3 +7,4 @@ mod diff;
 mod fetch;
 mod import;
 mod support;
+mod surface;

@@ -230,3 +230,16 @@ pub fn ok_response(body: &[u8]) -> Vec<u8> {
     response.extend_from_slice(body);
     response
 }
+
+/// An operation as the report names it: `METHOD /path`.
+pub fn op(method: &str, path: &str) -> String {
+    format!("{method} {path}")
+}
+
+/// Asserts that the command exited with `code` and said `says` on stderr.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32, says: &str) {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "{message}");
+    assert!(message.contains(says), "{message}");
+}

@@ -14,9 +14,10 @@ use serde_json::json;
 use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota for this measurement: eToro's pool, scaled so that thousands of requests take seconds.
 const QUOTA: &str = "1000/5s";
@@ -163,10 +164,10 @@ pub fn apply(
         fixture.differing
     );
     report.row(
-        Some("apply_requests_over_least".to_owned()),
-        Row {
-            measurement: format!("{what}: requests sent by apply vs 1 list + 1 PATCH per differing token"),
-            ours: format!(
+        "apply_requests_over_least",
+        Row::new(
+            format!("{what}: requests sent by apply vs 1 list + 1 PATCH per differing token"),
+            format!(
                 "{} list + {} PATCH{}",
                 applied.lists,
                 applied.patches,
@@ -176,38 +177,33 @@ pub fn apply(
                     " (NOT all as desired)"
                 }
             ),
-            baseline: format!(
+            format!(
                 "1 list + {} PATCH; naive update --from: {tokens} PATCH",
                 fixture.differing
             ),
-            value: (applied.lists + applied.patches) as f64 / (1 + fixture.differing) as f64,
-            range: None,
-            goal: Goal::AtMost(1.0),
-        },
+            (applied.lists + applied.patches) as f64 / (1 + fixture.differing) as f64,
+            Goal::AtMost(1.0),
+        ),
     );
     report.row(
-        Some("apply_elapsed_over_least".to_owned()),
-        Row {
-            measurement: format!("{what}: elapsed vs the least possible for its requests"),
-            ours: format!("{:.1} s", applied.seconds),
-            baseline: format!("{least:.1} s ({} requests at {per_second:.0}/s)", 1 + fixture.differing),
-            value: applied.seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        "apply_elapsed_over_least",
+        Row::new(
+            format!("{what}: elapsed vs the least possible for its requests"),
+            format!("{:.1} s", applied.seconds),
+            format!("{least:.1} s ({} requests at {per_second:.0}/s)", 1 + fixture.differing),
+            applied.seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     report.row(
-        Some("apply_speedup_over_naive".to_owned()),
-        Row {
-            measurement: format!(
-                "{what}: naive update --from vs apply, elapsed ({sample}-line sample of naive, scaled)"
-            ),
-            ours: format!("apply {:.1} s", applied.seconds),
-            baseline: format!("naive {naive_seconds:.1} s"),
-            value: naive_seconds / applied.seconds,
-            range: None,
-            goal: Goal::None,
-        },
+        "apply_speedup_over_naive",
+        Row::new(
+            format!("{what}: naive update --from vs apply, elapsed ({sample}-line sample of naive, scaled)"),
+            format!("apply {:.1} s", applied.seconds),
+            format!("naive {naive_seconds:.1} s"),
+            naive_seconds / applied.seconds,
+            Goal::None,
+        ),
     );
     report.notes.push(format!(
         "Apply: the mock is closed-world, seeded with {tokens} tokens ({TOKENS_PER_PORTFOLIO} a portfolio), with a \

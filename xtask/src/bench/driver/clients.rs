@@ -177,8 +177,8 @@ pub enum Sender {
     },
 }
 
-/// Which client, for keys and labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which client, for keys and labels (and `xtask-bench probe`'s argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {
     /// [`Sender::Wrapper`].
     Wrapper,
@@ -195,6 +195,15 @@ impl Which {
             Which::Wrapper => "wrapper",
             Which::Reqwest => "reqwest",
             Which::Hyper => "hyper",
+        }
+    }
+
+    /// The name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Which::Wrapper => "wrapper",
+            Which::Reqwest => "raw reqwest",
+            Which::Hyper => "raw hyper",
         }
     }
 }

@@ -11,9 +11,10 @@ use serde_json::json;
 use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota for this measurement: eToro's pool, scaled so that thousands of requests take seconds.
 const QUOTA: &str = "1000/5s";
@@ -21,18 +22,6 @@ const QUOTA: &str = "1000/5s";
 const HAVING_ONE_IN: usize = 10;
 const ADDED: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
 const PRESENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-
-/// `xtask-bench edit TOKENS --cli PATH`: this measurement alone.
-pub fn edit_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench edit TOKENS --cli PATH";
-    let tokens: usize = args.first().and_then(|n| n.parse().ok()).ok_or(USAGE)?;
-    let cli = Path::new(crate::flag_value(args, "--cli", USAGE)?);
-    let servers = Servers::start().map_err(|err| err.to_string())?;
-    let mut report = Report::default();
-    edit(&servers, cli, tokens, &mut report)?;
-    report.print_rows();
-    Ok(())
-}
 
 /// The measurement, as table rows.
 pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -> Result<(), String> {
@@ -102,30 +91,28 @@ pub fn edit(servers: &Servers, cli: &Path, tokens: usize, report: &mut Report) -
     );
     let what = format!("9. edit --all --add-ip: {tokens} tokens, {lacking} lacking the address, mock quota {QUOTA}");
     report.row(
-        Some("edit_requests_over_least".to_owned()),
-        Row {
-            measurement: format!("{what}: requests sent vs 1 list + 1 PATCH per token lacking it + 1 list"),
-            ours: format!(
+        "edit_requests_over_least",
+        Row::new(
+            format!("{what}: requests sent vs 1 list + 1 PATCH per token lacking it + 1 list"),
+            format!(
                 "{lists} list + {patches} PATCH, exit {:?}{}",
                 measured.code,
                 if all_edited { "" } else { " (NOT all edited)" }
             ),
-            baseline: format!("2 list + {lacking} PATCH"),
-            value: (lists + patches) as f64 / least_requests as f64,
-            range: None,
-            goal: Goal::AtMost(1.0),
-        },
+            format!("2 list + {lacking} PATCH"),
+            (lists + patches) as f64 / least_requests as f64,
+            Goal::AtMost(1.0),
+        ),
     );
     report.row(
-        Some("edit_elapsed_over_least".to_owned()),
-        Row {
-            measurement: format!("{what}: elapsed vs the least possible for its requests"),
-            ours: format!("{seconds:.1} s"),
-            baseline: format!("{least:.1} s ({least_requests} requests at {per_second:.0}/s)"),
-            value: seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        "edit_elapsed_over_least",
+        Row::new(
+            format!("{what}: elapsed vs the least possible for its requests"),
+            format!("{seconds:.1} s"),
+            format!("{least:.1} s ({least_requests} requests at {per_second:.0}/s)"),
+            seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     Ok(())
 }

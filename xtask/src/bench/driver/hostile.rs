@@ -10,9 +10,10 @@ use serde_json::json;
 use xtask::bench::{Goal, Row};
 
 use crate::clients;
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::Report;
 use crate::servers::Servers;
-use crate::{child_env, Report};
 
 /// Lines of the run, and how many tokens are worked on at once.
 const LINES: usize = 100;
@@ -50,32 +51,18 @@ pub fn hostile(servers: &Servers, cli: &Path, out: &Path, report: &mut Report) -
         json!({ "lines": LINES, "concurrency": CONCURRENCY, "watched_seconds": WATCH.as_secs(), "requests": sent }),
     );
     report.row(
-        Some("hostile_quota_requests_first_minute".to_owned()),
-        Row {
-            measurement: format!(
+        "hostile_quota_requests_first_minute",
+        Row::new(
+            format!(
                 "hostile quota: `update --from` ({LINES} lines, concurrency {CONCURRENCY}) against a server that \
                  answers every request 429 without hints: requests in the first {} s",
                 WATCH.as_secs()
             ),
-            ours: sent.to_string(),
-            baseline: String::new(),
-            value: sent as f64,
-            range: None,
-            goal: Goal::AtMost(10.0),
-        },
+            sent.to_string(),
+            "",
+            sent as f64,
+            Goal::AtMost(10.0),
+        ),
     );
-    Ok(())
-}
-
-/// `xtask-bench hostile --cli PATH --out DIR`: this measurement alone, its row on stdout.
-pub fn hostile_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench hostile --cli PATH --out DIR";
-    let value = |name: &str| crate::flag_value(args, name, USAGE);
-    let (cli, out) = (Path::new(value("--cli")?), Path::new(value("--out")?));
-    std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
-    let servers = Servers::start().map_err(|err| err.to_string())?;
-    let mut report = Report::default();
-    hostile(&servers, cli, out, &mut report)?;
-    report.print_rows();
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! mode), the bulk input files, and the raw-reqwest bulk baseline (this binary's `raw-bulk` mode, run as a child
 //! like the CLI it is compared with).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -88,19 +88,15 @@ pub fn measure_ok(command: &mut Command) -> Result<Measured, String> {
 /// `xtask-bench measure REPORT -- PROGRAM ARGS...`: runs the program with this process's stdio and environment,
 /// reaps it with `wait4` (the resource use of that one child, unlike `getrusage(RUSAGE_CHILDREN)`) and writes
 /// `nanoseconds max-rss-KiB exit-code` (-1 when a signal ended it) to REPORT.
-pub fn measure_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench measure REPORT -- PROGRAM ARGS...";
-    let [report, dashes, program, rest @ ..] = args else {
-        return Err(USAGE.to_owned());
+pub fn measure_main(report: &Path, command: &[OsString]) -> Result<(), String> {
+    let [program, rest @ ..] = command else {
+        return Err("measure: no program given".to_owned());
     };
-    if dashes != "--" {
-        return Err(USAGE.to_owned());
-    }
     let started = Instant::now();
     let child = Command::new(program)
         .args(rest)
         .spawn()
-        .map_err(|err| format!("cannot run {program}: {err}"))?;
+        .map_err(|err| format!("cannot run {}: {err}", program.to_string_lossy()))?;
     let pid = libc::pid_t::try_from(child.id()).map_err(|err| err.to_string())?;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero `rusage` is a valid value (plain integers and timevals).
@@ -125,7 +121,7 @@ pub fn measure_main(args: &[String]) -> Result<(), String> {
         -1
     };
     std::fs::write(report, format!("{} {} {code}\n", elapsed.as_nanos(), usage.ru_maxrss))
-        .map_err(|err| format!("{report}: {err}"))
+        .map_err(|err| format!("{}: {err}", report.display()))
 }
 
 /// Writes the bulk input: one `{"portfolio","token","scopeNames","ipsWhitelist"}` object per line.
@@ -158,18 +154,9 @@ pub fn write_tsv(path: &Path, jobs: &[Job]) -> io::Result<()> {
 /// baseline for `etoro-token update --from`. Reads the file, takes `portfolio` and `token` out of each line, sends
 /// the rest as the body from N tasks on a default tokio runtime (as the CLI's), and fails unless every answer is
 /// 204. `P` is the path with `{portfolio}` and `{token}` placeholders.
-pub fn raw_bulk(args: &[String]) -> Result<(), String> {
-    let flag = |name: &str| -> Result<&str, String> {
-        args.iter()
-            .position(|arg| arg == name)
-            .and_then(|i| args.get(i + 1))
-            .map(String::as_str)
-            .ok_or_else(|| format!("raw-bulk needs {name}"))
-    };
-    let (from, base_url) = (flag("--from")?, flag("--base-url")?);
-    let wire = clients::Wire::new(flag("--api-version")?, flag("--path")?)?;
-    let concurrency: usize = flag("--concurrency")?.parse().map_err(|_| "bad --concurrency")?;
-    let text = std::fs::read_to_string(from).map_err(|err| format!("{from}: {err}"))?;
+pub fn raw_bulk(from: &Path, concurrency: usize, base_url: &str, api_version: &str, path: &str) -> Result<(), String> {
+    let wire = clients::Wire::new(api_version, path)?;
+    let text = std::fs::read_to_string(from).map_err(|err| format!("{}: {err}", from.display()))?;
     let mut lines = Vec::new();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(line) else {
@@ -214,4 +201,19 @@ pub fn raw_bulk(args: &[String]) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+/// The environment every child gets: the bench's keys, nothing that could redirect or re-authenticate it.
+pub fn child_env(command: &mut Command) -> &mut Command {
+    command
+        .env("ETORO_API_KEY", clients::API_KEY)
+        .env("ETORO_USER_KEY", clients::USER_KEY)
+        .env_remove("ETORO_ACCESS_TOKEN")
+        .env_remove("ETORO_BASE_URL")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("all_proxy")
 }

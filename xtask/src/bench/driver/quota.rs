@@ -16,9 +16,10 @@ use uuid::Uuid;
 use xtask::bench::{Goal, Row};
 
 use crate::clients;
+use crate::procs::child_env;
 use crate::procs::{self, silent};
+use crate::report::{round, Report};
 use crate::servers::Servers;
-use crate::{child_env, round, Report};
 
 /// The mock's quota: eToro's 60 per 60 s, scaled down twelve-fold in time (and a little in count).
 const QUOTA: &str = "50/5s";
@@ -125,52 +126,48 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
         )
     };
     report.row(
-        Some("quota_elapsed_over_least_headers".to_owned()),
-        Row {
-            measurement: format!("{what}, RateLimit-* headers: elapsed vs the least possible"),
-            ours: ours(&with),
-            baseline: least_text.clone(),
-            value: with.seconds / least,
-            range: None,
-            goal: Goal::AtMost(1.10),
-        },
+        "quota_elapsed_over_least_headers",
+        Row::new(
+            format!("{what}, RateLimit-* headers: elapsed vs the least possible"),
+            ours(&with),
+            least_text.clone(),
+            with.seconds / least,
+            Goal::AtMost(1.10),
+        ),
     );
     report.row(
-        Some("quota_429s_headers".to_owned()),
-        Row {
-            measurement: format!("{what}, RateLimit-* headers: 429 answers"),
-            ours: with.rate_limited.to_string(),
-            baseline: String::new(),
-            value: with.rate_limited as f64,
-            range: None,
-            goal: Goal::Zero,
-        },
+        "quota_429s_headers",
+        Row::new(
+            format!("{what}, RateLimit-* headers: 429 answers"),
+            with.rate_limited.to_string(),
+            "",
+            with.rate_limited as f64,
+            Goal::Zero,
+        ),
     );
     report.row(
-        Some("quota_elapsed_over_least_no_headers".to_owned()),
-        Row {
-            measurement: format!("{what}, no RateLimit-* headers (a proxy strips them): elapsed vs the least possible"),
-            ours: ours(&without),
-            baseline: least_text,
-            value: without.seconds / least,
-            range: None,
-            goal: Goal::None,
-        },
+        "quota_elapsed_over_least_no_headers",
+        Row::new(
+            format!("{what}, no RateLimit-* headers (a proxy strips them): elapsed vs the least possible"),
+            ours(&without),
+            least_text,
+            without.seconds / least,
+            Goal::None,
+        ),
     );
     let not_once = with.not_applied_once + without.not_applied_once;
     report.row(
-        Some("quota_lines_not_applied_once".to_owned()),
-        Row {
-            measurement: format!("{what}: lines not applied exactly once, failed ones included (both runs)"),
-            ours: format!(
+        "quota_lines_not_applied_once",
+        Row::new(
+            format!("{what}: lines not applied exactly once, failed ones included (both runs)"),
+            format!(
                 "{} with headers, {} without",
                 with.not_applied_once, without.not_applied_once
             ),
-            baseline: String::new(),
-            value: not_once as f64,
-            range: None,
-            goal: Goal::Zero,
-        },
+            "",
+            not_once as f64,
+            Goal::Zero,
+        ),
     );
     report.notes.push(format!(
         "Quota: the mock keeps {QUOTA} per credential in fixed windows, with other traffic of the same key drawing \
@@ -179,20 +176,6 @@ pub fn quota(servers: &Servers, cli: &Path, out: &Path, lines: usize, report: &m
          on the servers' runtime removes RateLimit-Limit/-Remaining/-Reset/-Policy from every answer (the mock \
          has no switch for them); Retry-After stays. Every line is checked against the mock's record: one 204 each."
     ));
-    Ok(())
-}
-
-/// `xtask-bench quota LINES --cli PATH --out DIR`: this measurement alone, its rows on stdout.
-pub fn quota_main(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: xtask-bench quota LINES --cli PATH --out DIR";
-    let value = |name: &str| crate::flag_value(args, name, USAGE);
-    let lines: usize = args.first().and_then(|n| n.parse().ok()).ok_or(USAGE)?;
-    let (cli, out) = (Path::new(value("--cli")?), Path::new(value("--out")?));
-    std::fs::create_dir_all(out).map_err(|err| format!("{}: {err}", out.display()))?;
-    let servers = Servers::start().map_err(|err| err.to_string())?;
-    let mut report = Report::default();
-    quota(&servers, cli, out, lines, &mut report)?;
-    report.print_rows();
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! eToro's 429 without any hint of when to come back.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,8 +26,8 @@ use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
-/// Which server a measurement targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which server a measurement targets (and `xtask-bench probe`'s argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// `etoro_mock::MockServer` with the default configuration: authentication, ids, body and rules checked.
     Mock,
@@ -213,85 +214,65 @@ impl Drop for Servers {
     }
 }
 
+/// Binds a free port on 127.0.0.1 and answers every request there with `handle` (HTTP/1.1), each connection
+/// on a task of its own, until the returned sender fires or is dropped.
+async fn serve<Handle, Answer, Body, Error>(handle: Handle) -> io::Result<(SocketAddr, oneshot::Sender<()>)>
+where
+    Handle: Fn(Request<Incoming>) -> Answer + Clone + Send + 'static,
+    Answer: Future<Output = Result<Response<Body>, Error>> + Send + 'static,
+    Body: hyper::body::Body + Send + 'static,
+    Body::Data: Send,
+    Body::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let handle = handle.clone();
+                    tokio::spawn(async move {
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+                    });
+                }
+            }
+        }
+    });
+    Ok((addr, stop))
+}
+
 async fn start_bare() -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, mut stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = &mut stopped => break,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(async move {
-                        let _ = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service_fn(respond))
-                            .await;
-                    });
-                }
-            }
-        }
-    });
-    Ok((addr, stop))
+    serve(respond).await
 }
 
+/// A server that answers every request 429 without any hint of when to come back, counting them in `requests`.
 async fn start_always_429(requests: Arc<AtomicUsize>) -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, mut stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = &mut stopped => break,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let requests = requests.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request: Request<Incoming>| {
-                            requests.fetch_add(1, Ordering::SeqCst);
-                            async move {
-                                let _ = request.into_body().collect().await;
-                                let body = r#"{"errorCode":"TooManyRequests","errorMessage":"Too many requests"}"#;
-                                let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-                                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                                response
-                                    .headers_mut()
-                                    .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-                                Ok::<_, Infallible>(response)
-                            }
-                        });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                    });
-                }
-            }
+    serve(move |request: Request<Incoming>| {
+        requests.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let _ = request.into_body().collect().await;
+            let body = r#"{"errorCode":"TooManyRequests","errorMessage":"Too many requests"}"#;
+            let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            response.headers_mut().insert(
+                "content-type",
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            Ok::<_, Infallible>(response)
         }
-    });
-    Ok((addr, stop))
+    })
+    .await
 }
 
+/// A proxy to `upstream` that strips the `RateLimit-*` headers from every answer.
 async fn start_proxy(upstream: String) -> io::Result<(SocketAddr, oneshot::Sender<()>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
     let client: HyperClient<HttpConnector, Incoming> = HyperClient::builder(TokioExecutor::new()).build_http();
-    let (stop, mut stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = &mut stopped => break,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let _ = stream.set_nodelay(true);
-                    let (client, upstream) = (client.clone(), upstream.clone());
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request| forward(client.clone(), upstream.clone(), request));
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                    });
-                }
-            }
-        }
-    });
-    Ok((addr, stop))
+    serve(move |request| forward(client.clone(), upstream.clone(), request)).await
 }
 
 /// Sends `request` on to `upstream` and answers with its answer, less the `RateLimit-*` headers.
