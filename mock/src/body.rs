@@ -19,19 +19,10 @@ pub(crate) type Update = Changes;
 pub(crate) fn update(body: Value) -> Result<Update, ApiError> {
     let mut fields = object(body)?;
     Ok(Changes {
-        scope_ids: fields.remove("scopeIds").map(|v| int32s("scopeIds", v)).transpose()?,
-        scope_names: fields
-            .remove("scopeNames")
-            .map(|v| strings("scopeNames", v))
-            .transpose()?,
-        ips_whitelist: fields
-            .remove("ipsWhitelist")
-            .map(|v| ips("ipsWhitelist", v))
-            .transpose()?,
-        expires_at: fields
-            .remove("expiresAt")
-            .map(|v| instant("expiresAt", v))
-            .transpose()?,
+        scope_ids: take(&mut fields, "scopeIds", int32s)?,
+        scope_names: take(&mut fields, "scopeNames", strings)?,
+        ips_whitelist: take(&mut fields, "ipsWhitelist", ips)?,
+        expires_at: take(&mut fields, "expiresAt", instant)?,
     })
 }
 
@@ -45,23 +36,23 @@ pub(crate) fn create(body: Value) -> Result<NewToken, ApiError> {
             _ => None,
         })
         .ok_or_else(|| ApiError::validation("userTokenName is required (required)"))?;
-    let scope_names = fields
-        .remove("scopeNames")
-        .map(|v| strings("scopeNames", v))
-        .transpose()?
+    let scope_names = take(&mut fields, "scopeNames", strings)?
         .ok_or_else(|| ApiError::validation("scopeNames is required (required)"))?;
     Ok(NewToken {
         name,
         scope_names,
-        ips_whitelist: fields
-            .remove("ipsWhitelist")
-            .map(|v| ips("ipsWhitelist", v))
-            .transpose()?,
-        expires_at: fields
-            .remove("expiresAt")
-            .map(|v| instant("expiresAt", v))
-            .transpose()?,
+        ips_whitelist: take(&mut fields, "ipsWhitelist", ips)?,
+        expires_at: take(&mut fields, "expiresAt", instant)?,
     })
+}
+
+/// Takes the field `name` out of `fields` and reads it with `read`, which names the field in its error.
+fn take<T>(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    read: fn(&str, Value) -> Result<T, ApiError>,
+) -> Result<Option<T>, ApiError> {
+    fields.remove(name).map(|value| read(name, value)).transpose()
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
