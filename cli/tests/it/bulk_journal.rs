@@ -349,7 +349,7 @@ async fn kill_9_then_resume_applies_every_line_and_none_under_a_new_request_id()
         .iter()
         .map(|r| r["requestId"].as_str().unwrap())
         .collect();
-    for (_, sent) in by_input(&server).values().flatten() {
+    for (sent, _) in by_input(&server).values().flatten() {
         assert!(
             started.contains(sent.as_str()),
             "{sent} was sent without a `started` record"
