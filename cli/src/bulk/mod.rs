@@ -122,8 +122,9 @@ const WAITING_PER_WORKER: usize = 64;
 /// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
 /// bounded number: reading pauses while they drain), not the file.
 ///
-/// The run is a task of its own on the runtime (so that it runs on the worker threads, beside the connections it
-/// waits for); this waits for it.
+/// The run is a task of its own on the runtime, which this waits for: on a multi-threaded runtime, it runs on a
+/// worker thread, beside the connections it waits for, rather than on the thread that waits for it (the CLI
+/// runs its bulk commands on one thread: `main.rs`).
 pub async fn run(client: &Client, source: mpsc::Receiver<Item>, options: Options) -> Summary {
     let client = client.clone();
     match tokio::spawn(async move { run_here(&client, source, options).await }).await {
