@@ -1,9 +1,9 @@
 //! What the engine writes during one turn, written together at the turn's end: the journal's staged records
 //! first (one `write`), then the results for standard output (one `write`) and the lines of text for standard
 //! error (one `write`). A turn is one wake-up of the engine: every result that came in, every `started` record of
-//! a line about to go. Per-line `write` calls were a third of the bulk run's system time.
+//! a line about to go. (Written line by line, 10,000 lines took 40,700 `write` calls; now about 1,600: `strace -c`.)
 //!
-//! A line that needs its `started` record on disk before it is sent takes a [`Ticket`] when it stages the record
+//! A line that needs its `started` record written before it is sent takes a [`Ticket`] when it stages the record
 //! and waits for [`Outbox::written`]: the engine's next write covers it.
 
 use super::cells::{Shared, Slot};
