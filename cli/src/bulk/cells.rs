@@ -1,8 +1,9 @@
 //! `Cell` and `RefCell` look-alikes that are `Sync`, so that the engine can be a task of its own (`tokio::spawn`):
 //! on a multi-threaded runtime it then runs on a worker thread, and a response wakes it on the worker that read
 //! it instead of the thread that started the runtime (a futex wake and a context switch a response before,
-//! measured with `strace -c` and `perf`). The engine is still one task: every lock is taken by that task only, never across an
-//! `.await`, so none is ever contended; a lock poisoned by a panic (which ends the task anyway) is taken as it is.
+//! measured with `strace -c` and `perf`). The engine is still one task: every lock is taken by that task only,
+//! never across an `.await`, so none is ever contended; a lock poisoned by a panic (which ends the task anyway) is
+//! taken as it is.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
