@@ -56,6 +56,16 @@ pub fn note(text: &str) {
     let _ = std::io::stderr().write_all(terminated(text).as_bytes());
 }
 
+/// Writes lines of text to standard error with one `write`, each escaped and ended by a newline.
+pub fn notes(lines: &[String]) {
+    let mut text = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
+    for line in lines {
+        text.push_str(&escape(line));
+        text.push('\n');
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
 /// Says why a command cannot go on (`error: ...` on standard error) and returns the exit code it ends with.
 pub fn fail(message: &str, exit: Exit) -> Exit {
     note(&format!("error: {message}"));

@@ -16,7 +16,7 @@
 //! | `sequential_reqwest_over_hyper_{mock,bare}` | the same, raw reqwest / raw hyper (context) | — |
 //! | `throughput_wrapper_over_reqwest_{mock,bare}` | updates per second at c=64, wrapper / raw reqwest | ≥ 0.9 |
 //! | `throughput_wrapper_over_hyper_{mock,bare}` | the same, wrapper / raw hyper (context) | — |
-//! | `bulk_cli_journal_over_reqwest` | `etoro-token update --from --journal` throughput / raw reqwest loop | ≥ 0.8 |
+//! | `bulk_cli_journal_over_reqwest` | `etoro-token update --from --journal` throughput / raw reqwest loop | ≥ 0.85 |
 //! | `bulk_cli_no_journal_over_reqwest` | the same without `--journal` (context) | — |
 //! | `bulk_cli_over_curl` | the CLI's throughput / a bash loop of curl | ≥ 30 |
 //! | `bulk_cli_over_python` | the CLI's throughput / pooled Python requests (null when skipped) | ≥ 5 |

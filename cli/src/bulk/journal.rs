@@ -1,5 +1,9 @@
-//! The bulk journal (`--journal FILE`): one JSON record per event, appended with one `write` each, so that killing
-//! the process loses no record of a request that completed.
+//! The bulk journal (`--journal FILE`): one JSON record per event. Records are staged and written in batches, one
+//! `write` per batch: the engine writes the records of one turn together (the results that came in, the `started`
+//! records of the lines about to go) and sends no request before the batch holding its `started` record is
+//! written, so that killing the process loses no record of a request that was sent. (A result staged but not yet
+//! written when the process is killed is lost, as it would be a moment earlier: its line is then `started`, and a
+//! resumed run sends it again under the same request id.)
 //!
 //! - Before the first attempt of a line, a `started` record names it (portfolio, token, canonical body, which
 //!   occurrence of that exact input it is) with its `x-request-id`; its result follows as an `updated`, `refused`
@@ -84,6 +88,9 @@ pub struct Journal {
     unkeyed: usize,
     /// The file does not end with a newline (a record cut short): write one before the next record.
     needs_newline: bool,
+    /// Records staged for the next write ([`Journal::stage`]), each escaped and ended by a newline. Kept between
+    /// writes, so that the buffer is allocated once.
+    staged: String,
 }
 
 /// What earlier runs did, per token: taken from a [`Journal`] when a run starts.
@@ -156,6 +163,7 @@ impl Journal {
                     undecodable: 0,
                     unkeyed: 0,
                     needs_newline: false,
+                    staged: String::new(),
                 })
             }
             other => other,
@@ -216,6 +224,7 @@ impl Journal {
             undecodable: 0,
             unkeyed: 0,
             needs_newline: false,
+            staged: String::new(),
         };
         journal
             .read(&file)
@@ -311,25 +320,44 @@ impl Journal {
         !self.history.is_empty() || self.undecodable > 0 || self.unkeyed > 0
     }
 
-    /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call: no userspace buffer
-    /// holds it back. Text from the network in it is escaped (the same JSON value), so `cat` or `tail -f` on the
-    /// journal cannot drive a terminal either.
+    /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call, with whatever was
+    /// staged before it.
+    #[cfg(test)]
     pub fn append(&mut self, json: &str) -> io::Result<()> {
-        let json = crate::output::escape(json);
-        let file = match (&self.file, self.writable) {
-            (Some(file), true) => file,
-            _ => return Err(io::Error::other("the journal was opened for reading only")),
-        };
-        let mut bytes = Vec::with_capacity(json.len() + 2);
-        if self.needs_newline {
-            bytes.push(b'\n');
+        self.stage(json);
+        self.write_staged()
+    }
+
+    /// Stages one record (a line of JSON, [`Record::to_json`]) for the next [`Journal::write_staged`]. Text from
+    /// the network in it is escaped (the same JSON value), so `cat` or `tail -f` on the journal cannot drive a
+    /// terminal either.
+    pub fn stage(&mut self, json: &str) {
+        self.staged.push_str(&crate::output::escape(json));
+        self.staged.push('\n');
+    }
+
+    /// Writes every staged record with a single `write` call: no userspace buffer holds them back afterwards.
+    /// On an error the staged records are dropped (the run stops: their lines are not sent).
+    pub fn write_staged(&mut self) -> io::Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
         }
-        bytes.extend_from_slice(json.as_bytes());
-        bytes.push(b'\n');
-        let mut writer = file;
-        writer.write_all(&bytes)?;
-        self.needs_newline = false;
-        Ok(())
+        let result = match (&self.file, self.writable) {
+            (Some(file), true) => {
+                if self.needs_newline {
+                    // A record cut short ends the file: a newline first, so that it cannot swallow the next one.
+                    self.staged.insert(0, '\n');
+                }
+                let mut writer = file;
+                writer.write_all(self.staged.as_bytes())
+            }
+            _ => Err(io::Error::other("the journal was opened for reading only")),
+        };
+        self.staged.clear();
+        // A failed write may have left part of a record: the next one starts on a line of its own (a blank line
+        // is skipped when read).
+        self.needs_newline = result.is_err();
+        result
     }
 
     /// Forces the records to disk, at the end of a run.
@@ -408,6 +436,32 @@ mod tests {
         assert!(
             written.ends_with("\n{\"outcome\":\"started\"}\n"),
             "a newline ends the cut record first: {written:?}"
+        );
+    }
+
+    #[test]
+    fn staged_records_reach_the_file_together_in_order_and_only_when_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut journal = Journal::open(&path).unwrap();
+        journal.stage(r#"{"outcome":"started","line":1}"#);
+        journal.stage(r#"{"outcome":"updated","line":1,"error":"\u001b[31m"}"#);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "staged is not written");
+        journal.write_staged().unwrap();
+        journal.write_staged().unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            written,
+            "{\"outcome\":\"started\",\"line\":1}\n{\"outcome\":\"updated\",\"line\":1,\"error\":\"\\u001b[31m\"}\n",
+            "both, in order, once"
+        );
+        drop(journal);
+        let mut reader = Journal::open_read_only(&path).unwrap();
+        reader.stage(r#"{"outcome":"started"}"#);
+        assert!(reader.write_staged().is_err(), "a read-only journal refuses");
+        assert!(
+            reader.write_staged().is_ok(),
+            "and drops what was staged: nothing is left to write"
         );
     }
 

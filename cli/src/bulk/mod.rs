@@ -25,6 +25,7 @@
 //!   shape), then the summary object; otherwise results and summary as text on stderr, with a progress line on a
 //!   terminal.
 
+mod cells;
 mod from_file;
 mod from_listing;
 pub mod input;
@@ -32,6 +33,7 @@ pub mod interrupt;
 pub mod journal;
 mod lines;
 mod occurrence;
+mod outbox;
 mod plan;
 mod progress;
 mod schedule;
@@ -39,13 +41,14 @@ pub mod setup;
 mod source;
 mod summary;
 mod text;
+mod turn;
 
-use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::time::Duration;
 
 use chrono::Utc;
 use etoro_client::{CancellationToken, Client, Error};
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::FuturesUnordered;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -55,11 +58,13 @@ use crate::exit::{exit_for, Exit};
 use crate::output;
 use crate::report::Report;
 
+use cells::{Shared, Slot};
 pub use from_file::{update_from, FromFile};
 pub use from_listing::{run_from_listing, FromListing};
 use input::InvalidLine;
 use interrupt::Interrupt;
 use journal::{Journal, Record};
+use outbox::Outbox;
 pub use plan::JournalUse;
 use plan::{Planned, Planner};
 use progress::{Progress, Snapshot};
@@ -116,7 +121,20 @@ const WAITING_PER_WORKER: usize = 64;
 /// Runs the lines of `source` as they arrive under `options`, and returns what happened. It prints every result,
 /// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
 /// bounded number: reading pauses while they drain), not the file.
-pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
+///
+/// The run is a task of its own on the runtime, which this waits for: on a multi-threaded runtime, it runs on a
+/// worker thread, beside the connections it waits for, rather than on the thread that waits for it (the CLI
+/// runs its bulk commands on one thread: `main.rs`).
+pub async fn run(client: &Client, source: mpsc::Receiver<Item>, options: Options) -> Summary {
+    let client = client.clone();
+    match tokio::spawn(async move { run_here(&client, source, options).await }).await {
+        Ok(summary) => summary,
+        // A panic of the engine is a bug: it goes on as if the engine had run on this task.
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+async fn run_here(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
     let started = Instant::now();
     if let Some(journal) = &options.journal {
         announce(journal);
@@ -140,8 +158,8 @@ pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Opt
         json: options.json,
         track_updated: options.track_updated,
         dry_run: options.dry_run,
-        journal: RefCell::new(options.journal),
-        summary: RefCell::new(Summary {
+        journal: Shared::new(options.journal),
+        summary: Shared::new(Summary {
             desired: options.desired,
             exit: match options.desired {
                 Some(desired) if desired.missing > 0 => Exit::Refused,
@@ -150,16 +168,17 @@ pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Opt
             would_send: options.dry_run.then_some(0),
             ..Summary::default()
         }),
-        stop: Cell::new(None),
-        stdout_failed: Cell::new(false),
+        stop: Slot::new(None),
+        stdout_failed: Slot::new(false),
+        outbox: Outbox::default(),
         interrupt: None,
         progress: Progress::new(),
-        in_flight: Cell::new(0),
-        done: Cell::new(0),
-        planned: Cell::new(0),
-        offered: Cell::new(0),
+        in_flight: Slot::new(0),
+        done: Slot::new(0),
+        planned: Slot::new(0),
+        offered: Slot::new(0),
         expected: options.expected,
-        schedule: RefCell::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
+        schedule: Shared::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
         started,
     };
     if !options.dry_run {
@@ -171,7 +190,7 @@ pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Opt
     engine.end()
 }
 
-/// The state of one run. Every job runs on the caller's task (`buffer_unordered`), so plain cells suffice.
+/// The state of one run. Every job runs on the engine's one task, so its cells are never contended ([`cells`]).
 struct Engine<'a> {
     client: &'a Client,
     /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
@@ -179,24 +198,26 @@ struct Engine<'a> {
     json: bool,
     track_updated: bool,
     dry_run: bool,
-    journal: RefCell<Option<Journal>>,
-    summary: RefCell<Summary>,
-    stop: Cell<Option<Stop>>,
+    journal: Shared<Option<Journal>>,
+    summary: Shared<Summary>,
+    stop: Slot<Option<Stop>>,
     /// Standard output failed (other than closed): nothing more is written to it, and the run stops.
-    stdout_failed: Cell<bool>,
+    stdout_failed: Slot<bool>,
+    /// What this turn of the engine writes, written together at its end.
+    outbox: Outbox,
     interrupt: Option<Interrupt>,
     progress: Progress,
-    in_flight: Cell<u64>,
+    in_flight: Slot<u64>,
     /// Lines sent that have a result.
-    done: Cell<u64>,
+    done: Slot<u64>,
     /// Lines planned to be sent so far.
-    planned: Cell<u64>,
+    planned: Slot<u64>,
     /// Lines planned so far, whether sent, printed (dry run) or not sent (the run stopped).
-    offered: Cell<u64>,
+    offered: Slot<u64>,
     /// How many lines the input holds at most, when known beforehand.
     expected: Option<u64>,
     /// The lines waiting for their token's turn, and the tokens running.
-    schedule: RefCell<Schedule>,
+    schedule: Shared<Schedule>,
     started: Instant,
 }
 
@@ -219,7 +240,8 @@ impl Engine<'_> {
 
     /// Reads, plans and sends as lines arrive: tokens side by side, each token's lines in order. Once the run
     /// stops (a signal, a local I/O failure, a quota pause past the deadline), the rest of the input is still
-    /// read, to count what was not sent, and nothing more is sent.
+    /// read, to count what was not sent, and nothing more is sent. Each turn of the loop ends by writing what it
+    /// gathered ([`Engine::write_turn`]).
     async fn stream(&self, mut source: mpsc::Receiver<Item>, planner: &mut Planner<'_>, resuming: Option<&str>) {
         let mut workers = FuturesUnordered::new();
         let mut reading = true;
@@ -233,15 +255,30 @@ impl Engine<'_> {
             }
             let room = !self.schedule.borrow().full();
             tokio::select! {
+                biased;
+                () = poll_fn(|cx| self.poll_workers(&mut workers, cx)) => {}
                 item = source.recv(), if reading && room => match item {
-                    Some(item) => self.take(item, planner).await,
+                    Some(item) => {
+                        self.take(item, planner).await;
+                        // What else the reader has ready, while there is room (a bounded number a turn, so that
+                        // a file of invalid lines cannot grow the turn's output without bound).
+                        for _ in 1..READ_AHEAD {
+                            if self.schedule.borrow().full() {
+                                break;
+                            }
+                            let Ok(item) = source.try_recv() else {
+                                break;
+                            };
+                            self.take(item, planner).await;
+                        }
+                    }
                     None => {
                         reading = false;
                         let held = planner.finish();
                         if let Some(journal) = resuming {
                             // Known once every line is read: which prefix of a token is done depends on all of them.
                             let (skipped, offered) = (planner.skipped, self.offered.get() + held.len() as u64);
-                            self.progress.say(&format!(
+                            self.outbox.say(format!(
                                 "resuming with the journal {journal}: {skipped} of {} line(s) already done, skipped",
                                 skipped + offered
                             ));
@@ -251,10 +288,11 @@ impl Engine<'_> {
                         }
                     }
                 },
-                Some(()) = workers.next(), if !workers.is_empty() => {}
                 _ = tick.tick(), if !self.dry_run => self.show(),
             }
+            self.write_turn();
         }
+        self.write_turn();
         debug_assert!(self.schedule.borrow().idle());
     }
 
@@ -269,7 +307,7 @@ impl Engine<'_> {
             Item::Invalid(bad) => self.report_invalid(bad),
             Item::Unreadable(message) => {
                 if self.stop.get() != Some(Stop::LocalIo) {
-                    self.progress.say(&format!("error: {message}; no new line is started"));
+                    self.outbox.say(format!("error: {message}; no new line is started"));
                 }
                 self.stop_for(Stop::LocalIo, Exit::LocalIo);
             }
@@ -329,7 +367,7 @@ impl Engine<'_> {
             occurrence: Some(key.occurrence),
             input_prefix: None,
         };
-        if !self.journal_write(&started.to_json()) {
+        if !self.journal_started(&started.to_json()).await {
             // Without its `started` record, a line must not be sent: a resume could not tell it was.
             self.summary.borrow_mut().not_sent += 1;
             return;
@@ -363,7 +401,7 @@ impl Engine<'_> {
                 };
                 // The `started` record answered: the journal tells the line was not sent; a resume sends it under
                 // the same request id.
-                self.journal_write(&record.to_json());
+                self.journal_stage(&record.to_json());
                 return;
             }
         }
@@ -390,7 +428,7 @@ impl Engine<'_> {
             input_prefix: None,
         }
         .to_json();
-        self.journal_write(&record);
+        self.journal_stage(&record);
         self.count(outcome, result.as_ref().err());
         self.emit(&record, || text_of(line, &result));
     }
@@ -402,7 +440,7 @@ impl Engine<'_> {
             return;
         }
         self.stop_for(Stop::Quota, Exit::Failed);
-        self.progress.say(&format!(
+        self.outbox.say(format!(
             "line {line}: {err}; stopping the run, since every line not sent yet would wait as long"
         ));
     }
@@ -431,7 +469,7 @@ impl Engine<'_> {
         }
         .to_json();
         if !self.dry_run {
-            self.journal_write(&record);
+            self.journal_stage(&record);
         }
         let mut summary = self.summary.borrow_mut();
         summary.invalid += 1;
@@ -447,6 +485,8 @@ impl Engine<'_> {
             return;
         }
         let Planned { job, resume_id, .. } = planned;
+        // What came before this request (an invalid line) is printed before it.
+        self.write_turn();
         let call = self
             .client
             .update_user_token(job.portfolio, job.token, job.update)
@@ -468,47 +508,6 @@ impl Engine<'_> {
                 drop(summary);
                 output::note(&invalid_text(job.line, &err));
             }
-        }
-    }
-
-    /// Appends a record to the journal, if there is one. A failure stops the run (exit 5) and is said once.
-    fn journal_write(&self, record: &str) -> bool {
-        let mut journal = self.journal.borrow_mut();
-        let Some(journal) = journal.as_mut() else {
-            return true;
-        };
-        match journal.append(record) {
-            Ok(()) => true,
-            Err(err) => {
-                if self.stop.get() != Some(Stop::LocalIo) {
-                    self.progress.say(&format!(
-                        "error: cannot write the journal {}: {err}; no new line is started",
-                        journal.path().display()
-                    ));
-                }
-                self.stop_for(Stop::LocalIo, Exit::LocalIo);
-                false
-            }
-        }
-    }
-
-    /// Prints one result: the record on stdout with `--json`, else a line of text on stderr.
-    fn emit(&self, record: &str, text: impl FnOnce() -> String) {
-        if !self.json {
-            self.progress.say(&text());
-            return;
-        }
-        self.print(record);
-    }
-
-    /// Writes one line on standard output, until that fails once.
-    fn print(&self, line: &str) {
-        if self.stdout_failed.get() {
-            return;
-        }
-        if let Err(exit) = output::line(line) {
-            self.stdout_failed.set(true);
-            self.stop_for(Stop::LocalIo, exit);
         }
     }
 
@@ -563,6 +562,7 @@ impl Engine<'_> {
 
     /// Syncs the journal, prints the summary and how to resume, and returns the summary.
     fn end(self) -> Summary {
+        self.write_turn();
         self.progress.finish();
         self.stopped();
         let journaled = self.journal.borrow().is_some();

@@ -4,7 +4,7 @@
 //! The line itself is [`render`], a pure function of the run's state and the width, so that it can be tested at
 //! any width.
 
-use std::cell::Cell;
+use super::cells::Slot;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -141,8 +141,8 @@ pub fn short_duration(duration: Duration) -> String {
 pub struct Progress {
     bar: Option<ProgressBar>,
     /// The end of the latest pause announced in plain mode, so that each pause is told once.
-    told_pause: Cell<Option<tokio::time::Instant>>,
-    told_stop: Cell<bool>,
+    told_pause: Slot<Option<tokio::time::Instant>>,
+    told_stop: Slot<bool>,
 }
 
 impl Progress {
@@ -157,8 +157,8 @@ impl Progress {
         });
         Progress {
             bar,
-            told_pause: Cell::new(None),
-            told_stop: Cell::new(false),
+            told_pause: Slot::new(None),
+            told_stop: Slot::new(false),
         }
     }
 
@@ -187,11 +187,19 @@ impl Progress {
         }
     }
 
-    /// Prints one line of text on standard error, above the progress line when there is one.
-    pub fn say(&self, text: &str) {
+    /// Prints lines of text on standard error, above the progress line when there is one; without one, with a
+    /// single `write`.
+    pub fn say_all(&self, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
         match &self.bar {
-            Some(bar) => bar.println(output::escape(text)),
-            None => output::note(text),
+            Some(bar) => {
+                for line in lines {
+                    bar.println(output::escape(line));
+                }
+            }
+            None => output::notes(lines),
         }
     }
 

@@ -343,6 +343,18 @@ async fn kill_9_then_resume_applies_every_line_and_none_under_a_new_request_id()
         .collect();
     assert!(finished.len() < 40, "killed mid-run");
     assert!(!unfinished.is_empty(), "killed with lines in flight");
+    // The records are written in batches, one per turn of the engine: still, no request reached the server
+    // before the batch holding its `started` record was written.
+    let started: HashSet<&str> = records(&at_kill, "started")
+        .iter()
+        .map(|r| r["requestId"].as_str().unwrap())
+        .collect();
+    for (sent, _) in by_input(&server).values().flatten() {
+        assert!(
+            started.contains(sent.as_str()),
+            "{sent} was sent without a `started` record"
+        );
+    }
 
     let resumed = bulk(&server.base_url(), &file, &["--concurrency", "4", "--journal"])
         .arg(&journal_path)

@@ -212,7 +212,7 @@ pub fn bulk(context: &Context, report: &mut Report) -> Result<(), String> {
             format!("{cli:.2} s, {:.0} req/s", rate(cli)),
             format!("{raw:.2} s, {:.0} req/s", rate(raw)),
             journal_ratio.0,
-            Goal::AtLeast(0.8),
+            Goal::AtLeast(0.85),
         )
         .with_range((journal_ratio.1, journal_ratio.2)),
     );
