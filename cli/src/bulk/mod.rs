@@ -25,7 +25,6 @@
 //!   shape), then the summary object; otherwise results and summary as text on stderr, with a progress line on a
 //!   terminal.
 
-mod cells;
 mod from_file;
 mod from_listing;
 pub mod input;
@@ -43,6 +42,7 @@ mod summary;
 mod text;
 mod turn;
 
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::time::Duration;
 
@@ -58,7 +58,6 @@ use crate::exit::{exit_for, Exit};
 use crate::output;
 use crate::report::Report;
 
-use cells::{Shared, Slot};
 pub use from_file::{update_from, FromFile};
 pub use from_listing::{run_from_listing, FromListing};
 use input::InvalidLine;
@@ -122,19 +121,9 @@ const WAITING_PER_WORKER: usize = 64;
 /// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
 /// bounded number: reading pauses while they drain), not the file.
 ///
-/// The run is a task of its own on the runtime, which this waits for: on a multi-threaded runtime, it runs on a
-/// worker thread, beside the connections it waits for, rather than on the thread that waits for it (the CLI
-/// runs its bulk commands on one thread: `main.rs`).
-pub async fn run(client: &Client, source: mpsc::Receiver<Item>, options: Options) -> Summary {
-    let client = client.clone();
-    match tokio::spawn(async move { run_here(&client, source, options).await }).await {
-        Ok(summary) => summary,
-        // A panic of the engine is a bug: it goes on as if the engine had run on this task.
-        Err(err) => std::panic::resume_unwind(err.into_panic()),
-    }
-}
-
-async fn run_here(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
+/// The engine is one task, bound by CPU when the server is fast: the CLI runs its bulk commands on a
+/// current-thread runtime (`main.rs`), so a response wakes no other thread.
+pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
     let started = Instant::now();
     if let Some(journal) = &options.journal {
         announce(journal);
@@ -158,8 +147,8 @@ async fn run_here(client: &Client, source: mpsc::Receiver<Item>, mut options: Op
         json: options.json,
         track_updated: options.track_updated,
         dry_run: options.dry_run,
-        journal: Shared::new(options.journal),
-        summary: Shared::new(Summary {
+        journal: RefCell::new(options.journal),
+        summary: RefCell::new(Summary {
             desired: options.desired,
             exit: match options.desired {
                 Some(desired) if desired.missing > 0 => Exit::Refused,
@@ -168,17 +157,17 @@ async fn run_here(client: &Client, source: mpsc::Receiver<Item>, mut options: Op
             would_send: options.dry_run.then_some(0),
             ..Summary::default()
         }),
-        stop: Slot::new(None),
-        stdout_failed: Slot::new(false),
+        stop: Cell::new(None),
+        stdout_failed: Cell::new(false),
         outbox: Outbox::default(),
         interrupt: None,
         progress: Progress::new(),
-        in_flight: Slot::new(0),
-        done: Slot::new(0),
-        planned: Slot::new(0),
-        offered: Slot::new(0),
+        in_flight: Cell::new(0),
+        done: Cell::new(0),
+        planned: Cell::new(0),
+        offered: Cell::new(0),
         expected: options.expected,
-        schedule: Shared::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
+        schedule: RefCell::new(Schedule::new(concurrency, concurrency * WAITING_PER_WORKER)),
         started,
     };
     if !options.dry_run {
@@ -190,7 +179,7 @@ async fn run_here(client: &Client, source: mpsc::Receiver<Item>, mut options: Op
     engine.end()
 }
 
-/// The state of one run. Every job runs on the engine's one task, so its cells are never contended ([`cells`]).
+/// The state of one run. Every job runs on the engine's one task, so plain cells do.
 struct Engine<'a> {
     client: &'a Client,
     /// Cancelled when no line may be sent any more: the lines waiting for a turn or for quota end at once.
@@ -198,26 +187,26 @@ struct Engine<'a> {
     json: bool,
     track_updated: bool,
     dry_run: bool,
-    journal: Shared<Option<Journal>>,
-    summary: Shared<Summary>,
-    stop: Slot<Option<Stop>>,
+    journal: RefCell<Option<Journal>>,
+    summary: RefCell<Summary>,
+    stop: Cell<Option<Stop>>,
     /// Standard output failed (other than closed): nothing more is written to it, and the run stops.
-    stdout_failed: Slot<bool>,
+    stdout_failed: Cell<bool>,
     /// What this turn of the engine writes, written together at its end.
     outbox: Outbox,
     interrupt: Option<Interrupt>,
     progress: Progress,
-    in_flight: Slot<u64>,
+    in_flight: Cell<u64>,
     /// Lines sent that have a result.
-    done: Slot<u64>,
+    done: Cell<u64>,
     /// Lines planned to be sent so far.
-    planned: Slot<u64>,
+    planned: Cell<u64>,
     /// Lines planned so far, whether sent, printed (dry run) or not sent (the run stopped).
-    offered: Slot<u64>,
+    offered: Cell<u64>,
     /// How many lines the input holds at most, when known beforehand.
     expected: Option<u64>,
     /// The lines waiting for their token's turn, and the tokens running.
-    schedule: Shared<Schedule>,
+    schedule: RefCell<Schedule>,
     started: Instant,
 }
 

@@ -6,7 +6,7 @@
 //! A line that needs its `started` record written before it is sent takes a [`Ticket`] when it stages the record
 //! and waits for [`Outbox::written`]: the engine's next write covers it.
 
-use super::cells::{Shared, Slot};
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
@@ -18,17 +18,17 @@ pub struct Ticket(u64);
 #[derive(Default)]
 pub struct Outbox {
     /// Escaped lines for standard output, each ended by a newline.
-    stdout: Shared<String>,
+    stdout: RefCell<String>,
     /// Lines of text for standard error (escaped when written).
-    stderr: Shared<Vec<String>>,
+    stderr: RefCell<Vec<String>>,
     /// Something was staged in the journal during this turn.
-    journal_staged: Slot<bool>,
+    journal_staged: Cell<bool>,
     /// The turn being gathered; the ones before it are written.
-    turn: Slot<u64>,
+    turn: Cell<u64>,
     /// The first turn whose journal write failed: its records and every later turn's are not on disk.
-    failed_from: Slot<Option<u64>>,
+    failed_from: Cell<Option<u64>>,
     /// The lines waiting for the current turn's write.
-    waiting: Shared<Vec<Waker>>,
+    waiting: RefCell<Vec<Waker>>,
 }
 
 /// What a turn's end writes: taken out of the outbox, so that the writes borrow nothing of it.

@@ -4,7 +4,7 @@
 //! The line itself is [`render`], a pure function of the run's state and the width, so that it can be tested at
 //! any width.
 
-use super::cells::Slot;
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -141,8 +141,8 @@ pub fn short_duration(duration: Duration) -> String {
 pub struct Progress {
     bar: Option<ProgressBar>,
     /// The end of the latest pause announced in plain mode, so that each pause is told once.
-    told_pause: Slot<Option<tokio::time::Instant>>,
-    told_stop: Slot<bool>,
+    told_pause: Cell<Option<tokio::time::Instant>>,
+    told_stop: Cell<bool>,
 }
 
 impl Progress {
@@ -157,8 +157,8 @@ impl Progress {
         });
         Progress {
             bar,
-            told_pause: Slot::new(None),
-            told_stop: Slot::new(false),
+            told_pause: Cell::new(None),
+            told_stop: Cell::new(false),
         }
     }
 
