@@ -342,21 +342,25 @@ impl Engine<'_> {
             input,
         } = job;
         let request_id = resume_id.unwrap_or_else(Uuid::new_v4);
-        let started = Record {
-            report: Report {
-                line: Some(line),
-                outcome: "started",
-                portfolio: Some(portfolio),
-                token: Some(token),
-                request_id: Some(request_id),
-                at: Some(Utc::now()),
-                ..Report::default()
-            },
-            body: Some(&body),
-            occurrence: Some(key.occurrence),
-            input_prefix: None,
+        // A record of this line with only its outcome: `started`, or `not-sent`.
+        let mark = |outcome| {
+            Record {
+                report: Report {
+                    line: Some(line),
+                    outcome,
+                    portfolio: Some(portfolio),
+                    token: Some(token),
+                    request_id: Some(request_id),
+                    at: Some(Utc::now()),
+                    ..Report::default()
+                },
+                body: Some(&body),
+                occurrence: Some(key.occurrence),
+                input_prefix: None,
+            }
+            .to_json()
         };
-        if !self.journal_started(&started.to_json()).await {
+        if !self.journal_started(&mark("started")).await {
             // Without its `started` record, a line must not be sent: a resume could not tell it was.
             self.summary.borrow_mut().not_sent += 1;
             return;
@@ -374,23 +378,9 @@ impl Engine<'_> {
             }
             if stopped_unsent(err) {
                 self.summary.borrow_mut().not_sent += 1;
-                let record = Record {
-                    report: Report {
-                        line: Some(line),
-                        outcome: "not-sent",
-                        portfolio: Some(portfolio),
-                        token: Some(token),
-                        request_id: Some(request_id),
-                        at: Some(Utc::now()),
-                        ..Report::default()
-                    },
-                    body: Some(&body),
-                    occurrence: Some(key.occurrence),
-                    input_prefix: None,
-                };
                 // The `started` record answered: the journal tells the line was not sent; a resume sends it under
                 // the same request id.
-                self.journal_stage(&record.to_json());
+                self.journal_stage(&mark("not-sent"));
                 return;
             }
         }
