@@ -26,7 +26,11 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2, the documented code for "invalid input or usage".
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match runtime_for(&cli.command).enable_all().build() {
+    // Multi-threaded for every command: the bulk engine drives its requests from this thread while the
+    // connections' tasks run on the workers (measured against a current-thread runtime, interleaved, `xtask-bench
+    // --only bulk` on 2 cores at load 1.5 to 2.6: 0.836x raw reqwest with the journal against 0.769x, medians of
+    // 14 and 9 runs); prompts block a worker (`block_in_place`), and `mock` serves many clients at once.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             output::note(&format!("error: cannot start the async runtime: {err}"));
@@ -48,19 +52,6 @@ fn main() -> ExitCode {
             Command::Mock(args) => mock::run(args).await,
         }
     })
-}
-
-/// The runtime a command runs on. The bulk engine (`update`, `apply`, `edit`) is one task that drives every request
-/// and is bound by CPU at high concurrency: on one thread, a response wakes it without waking another thread or
-/// being stolen by one (measured with `xtask-bench --only bulk`, side by side on a 2-core machine under a load of
-/// 2.3-2.8: 0.73-0.83x raw reqwest with the journal on one thread, 0.67-0.74x on two). The other commands keep the
-/// multi-threaded runtime: their prompts block a worker (`block_in_place`, which needs one), and `mock` serves many
-/// clients at once.
-fn runtime_for(command: &Command) -> tokio::runtime::Builder {
-    match command {
-        Command::Update(_) | Command::Apply(_) | Command::Edit(_) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
-    }
 }
 
 /// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins

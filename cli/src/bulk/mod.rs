@@ -121,8 +121,7 @@ const WAITING_PER_WORKER: usize = 64;
 /// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
 /// bounded number: reading pauses while they drain), not the file.
 ///
-/// The engine is one task, bound by CPU when the server is fast: the CLI runs its bulk commands on a
-/// current-thread runtime (`main.rs`), so a response wakes no other thread.
+/// The engine is one task, on the caller's: the connections it waits for run on the runtime's workers.
 pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
     let started = Instant::now();
     if let Some(journal) = &options.journal {
