@@ -48,7 +48,7 @@ pub fn open_journal(path: Option<&Path>, dry_run: bool) -> Result<Option<Journal
 
 /// The retry policy of a bulk client: `attempts` after failures, and waits for quota (429) within `deadline`
 /// per line instead of failing (a pause longer than that fails the line unsent, and stops the run).
-pub fn retry_policy(attempts: u32, deadline: Option<Duration>) -> RetryPolicy {
+fn retry_policy(attempts: u32, deadline: Option<Duration>) -> RetryPolicy {
     RetryPolicy::default()
         .max_attempts(attempts)
         .wait_for_quota(true)
@@ -67,7 +67,7 @@ pub async fn connect_paced(connection: &Connection, version: ApiVersion, rate: O
 /// The pace of a bulk client: `--rate`, else eToro's quota against the real API, else (against the embedded mock
 /// or a loopback server) no pace of its own. The server's `RateLimit-*` headers and 429s pace every attempt
 /// either way.
-pub fn pacer(rate: Option<u32>, connection: &Connection) -> Pacer {
+fn pacer(rate: Option<u32>, connection: &Connection) -> Pacer {
     let rate = match rate {
         Some(rate) => Some(rate),
         None if connection.mock || is_loopback(&connection.base_url) => None,

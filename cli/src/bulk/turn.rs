@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use super::outbox::Ticket;
 use super::{Engine, Stop};
 use crate::exit::Exit;
 use crate::output;
@@ -61,26 +62,20 @@ impl Engine<'_> {
         self.outbox.end_turn(journal_ok);
     }
 
-    /// Stages a record for the journal, if there is one: written at the end of the turn.
-    pub(super) fn journal_stage(&self, record: &str) {
-        if let Some(journal) = self.journal.borrow_mut().as_mut() {
-            journal.stage(record);
-            self.outbox.staged();
-        }
+    /// Stages a record for the journal, if there is one: written at the end of the turn, whose ticket this returns.
+    pub(super) fn journal_stage(&self, record: &str) -> Option<Ticket> {
+        let mut journal = self.journal.borrow_mut();
+        journal.as_mut()?.stage(record);
+        Some(self.outbox.staged())
     }
 
     /// Stages a line's `started` record and waits until it is written: false when it could not be (the journal
     /// failed, the run stops). True at once without a journal.
     pub(super) async fn journal_started(&self, record: &str) -> bool {
-        let ticket = {
-            let mut journal = self.journal.borrow_mut();
-            let Some(journal) = journal.as_mut() else {
-                return true;
-            };
-            journal.stage(record);
-            self.outbox.staged()
-        };
-        self.outbox.written(ticket).await
+        match self.journal_stage(record) {
+            Some(ticket) => self.outbox.written(ticket).await,
+            None => true,
+        }
     }
 
     /// Prints one result: the record on stdout with `--json`, else a line of text on stderr; at the end of the
