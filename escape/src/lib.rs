@@ -40,7 +40,9 @@ pub fn is_escaped(c: char) -> bool {
 
 /// `text` with every character [`is_escaped`] says written as `\uXXXX` (borrowed when there is none).
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_escaped) {
+    // Printable ASCII throughout (nearly every line a bulk run writes) is checked a byte at a time, which the
+    // compiler vectorizes; only other text is decoded and looked up.
+    if text.bytes().all(|byte| matches!(byte, b' '..=b'~')) || !text.chars().any(is_escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 12);
