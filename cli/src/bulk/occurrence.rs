@@ -54,18 +54,16 @@ impl Occurrences {
     }
 }
 
-/// Two independent 64-bit hashes of the input (fixed keys: the same on every run).
+/// Where the input's probes start, and their stride (fixed keys: the same on every run). One 64-bit hash gives
+/// both: the filter's 2^24 bits take the low bits of each half, so the two are independent.
 fn hashes(portfolio: Uuid, token: Uuid, body: &str) -> (u64, u64) {
-    let hash = |salt: u8| {
-        let mut hasher = DefaultHasher::new();
-        salt.hash(&mut hasher);
-        portfolio.hash(&mut hasher);
-        token.hash(&mut hasher);
-        body.hash(&mut hasher);
-        hasher.finish()
-    };
-    // An odd step visits distinct bits.
-    (hash(1), hash(2) | 1)
+    let mut hasher = DefaultHasher::new();
+    portfolio.hash(&mut hasher);
+    token.hash(&mut hasher);
+    body.hash(&mut hasher);
+    let hash = hasher.finish();
+    // An odd stride visits distinct bits.
+    (hash, (hash >> 32) | 1)
 }
 
 #[cfg(test)]
