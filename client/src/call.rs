@@ -142,7 +142,10 @@ where
         let remaining = budget.remaining();
         call.attempts += 1;
         let timeout = runner.timeout.min(remaining);
-        let (outcome, answer) = once(attempt(), call, timeout, runner.max_body)
+        // Boxed: the generated future is large (2.5 KB for an update), and every layer an attempt passes through
+        // would otherwise hold, and move, its own copy of it (an update's call grew to 11 KB, moved whole on
+        // each poll that starts a layer).
+        let (outcome, answer) = once(Box::pin(attempt()), call, timeout, runner.max_body)
             .instrument(tracing::debug_span!("etoro.attempt", attempt = call.attempts))
             .await;
         if let Some(answer) = &answer {
