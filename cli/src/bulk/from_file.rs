@@ -1,7 +1,7 @@
 //! `etoro-token update --from FILE`: the journal locked first, the file opened, the client built with the bulk
 //! pace and retry policy, then the engine, fed line by line by a thread that reads and checks the file.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::path::Path;
 
 use etoro_client::ApiVersion;
@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use super::input::{self, InvalidLine, MAX_LINE_BYTES};
 use super::lines::BoundedLines;
 use super::setup::{self, DEFAULT_CONCURRENCY};
-use super::{Item, Job, JournalUse, Options, Stop, READ_AHEAD};
+use super::source::{self, Batch, BATCH};
+use super::{Item, Job, JournalUse, Options, Stop};
 use crate::exit::Exit;
 use crate::file_roles::one_file_one_role;
 use crate::options::{Api, Connection};
@@ -89,21 +90,33 @@ pub async fn update_from(args: FromFile<'_>) -> Exit {
 }
 
 /// Reads and checks the lines of `reader` on a thread of its own, and hands them to the engine in file order (at
-/// most [`READ_AHEAD`] ahead of it: the thread waits while the engine is behind).
-fn read(reader: Box<dyn BufRead + Send>, shown: String, version: ApiVersion) -> mpsc::Receiver<Item> {
-    let (sender, receiver) = mpsc::channel(READ_AHEAD);
+/// most [`READ_AHEAD`](super::READ_AHEAD) ahead of it: the thread waits while the engine is behind). A batch goes as soon as it is
+/// full or the next line is not at hand (nothing more is buffered), so that lines piped in one by one are not
+/// held back waiting for more.
+fn read(reader: input::Input, shown: String, version: ApiVersion) -> mpsc::Receiver<Batch> {
+    let (sender, receiver) = source::channel();
     std::thread::spawn(move || {
-        for line in BoundedLines::new(reader, MAX_LINE_BYTES) {
+        let mut lines = BoundedLines::new(reader, MAX_LINE_BYTES);
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(line) = lines.next() {
             let item = match line {
                 Ok(line) if input::is_blank(&line) => continue,
                 Ok(line) => item(input::parse(&line, &[]), version),
                 Err(err) => Item::Unreadable(format!("cannot read {shown}: {err}")),
             };
             let unreadable = matches!(item, Item::Unreadable(_));
+            batch.push(item);
+            if batch.len() < BATCH && !unreadable && !lines.reader().buffer().is_empty() {
+                continue;
+            }
             // The engine is gone (the process is ending): nothing left to read for.
-            if sender.blocking_send(item).is_err() || unreadable {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if sender.blocking_send(full).is_err() || unreadable {
                 return;
             }
+        }
+        if !batch.is_empty() {
+            let _ = sender.blocking_send(batch);
         }
     });
     receiver

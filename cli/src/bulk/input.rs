@@ -73,13 +73,18 @@ impl fmt::Display for InvalidLine {
     }
 }
 
+/// The input, buffered: what is buffered tells the reader whether the next line is at hand
+/// ([`io::BufReader::buffer`]).
+pub type Input = io::BufReader<Box<dyn io::Read + Send>>;
+
 /// Opens the input: a file, or standard input for `-` (either may be read on another thread).
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::BufReader::with_capacity(64 * 1024, io::stdin())));
-    }
-    let file = std::fs::File::open(path)?;
-    Ok(Box::new(io::BufReader::with_capacity(64 * 1024, file)))
+pub fn open(path: &Path) -> io::Result<Input> {
+    let source: Box<dyn io::Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
+    Ok(io::BufReader::with_capacity(64 * 1024, source))
 }
 
 /// Reads every line of `reader`: blank lines are skipped, each other line is valid or invalid on its own.

@@ -37,6 +37,11 @@ impl<R: BufRead> BoundedLines<R> {
         }
     }
 
+    /// The reader underneath (to see what it holds buffered, say).
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+
     fn read_one(&mut self) -> io::Result<Option<Line>> {
         let mut bytes = Vec::new();
         let mut overflow = false;

@@ -1,6 +1,7 @@
 //! Bulk mode: many token updates through one engine, which `update --from FILE` feeds line by line from a thread
 //! reading the file ([`update_from`]) and `apply` from its desired state in memory ([`source_of`]); either way the
-//! engine reads [`Item`]s from a bounded channel ([`run`]) and plans, sends and journals each line as it arrives.
+//! engine reads [`Item`]s, a [`Batch`] at a time, from a bounded channel ([`run`]) and plans, sends and journals
+//! each line as it arrives.
 //! Memory holds the lines waiting for their token's turn, at most [`WAITING_PER_WORKER`] a worker (reading pauses
 //! until they drain), not the file: the same for 20,000 lines as for 200,000.
 //!
@@ -68,7 +69,7 @@ pub use plan::JournalUse;
 use plan::{Planned, Planner};
 use progress::{Progress, Snapshot};
 use schedule::{Schedule, TokenId};
-pub use source::{source_of, Item, READ_AHEAD};
+pub use source::{source_of, Batch, Item, READ_AHEAD};
 pub use summary::{Desired, Stop, Summary};
 use text::{announce, hint, invalid_text, text_of};
 
@@ -122,7 +123,7 @@ const WAITING_PER_WORKER: usize = 64;
 /// bounded number: reading pauses while they drain), not the file.
 ///
 /// The engine is one task, on the caller's: the connections it waits for run on the runtime's workers.
-pub async fn run(client: &Client, source: mpsc::Receiver<Item>, mut options: Options) -> Summary {
+pub async fn run(client: &Client, source: mpsc::Receiver<Batch>, mut options: Options) -> Summary {
     let started = Instant::now();
     if let Some(journal) = &options.journal {
         announce(journal);
@@ -230,7 +231,7 @@ impl Engine<'_> {
     /// stops (a signal, a local I/O failure, a quota pause past the deadline), the rest of the input is still
     /// read, to count what was not sent, and nothing more is sent. Each turn of the loop ends by writing what it
     /// gathered ([`Engine::write_turn`]).
-    async fn stream(&self, mut source: mpsc::Receiver<Item>, planner: &mut Planner<'_>, resuming: Option<&str>) {
+    async fn stream(&self, mut source: mpsc::Receiver<Batch>, planner: &mut Planner<'_>, resuming: Option<&str>) {
         let mut workers = FuturesUnordered::new();
         let mut reading = true;
         let mut tick = tokio::time::interval(TICK);
@@ -245,19 +246,18 @@ impl Engine<'_> {
             tokio::select! {
                 biased;
                 () = poll_fn(|cx| self.poll_workers(&mut workers, cx)) => {}
-                item = source.recv(), if reading && room => match item {
-                    Some(item) => {
-                        self.take(item, planner).await;
+                batch = source.recv(), if reading && room => match batch {
+                    Some(batch) => {
+                        let mut taken = batch.len();
+                        self.take_all(batch, planner).await;
                         // What else the reader has ready, while there is room (a bounded number a turn, so that
                         // a file of invalid lines cannot grow the turn's output without bound).
-                        for _ in 1..READ_AHEAD {
-                            if self.schedule.borrow().full() {
-                                break;
-                            }
-                            let Ok(item) = source.try_recv() else {
+                        while taken < READ_AHEAD && !self.schedule.borrow().full() {
+                            let Ok(batch) = source.try_recv() else {
                                 break;
                             };
-                            self.take(item, planner).await;
+                            taken += batch.len();
+                            self.take_all(batch, planner).await;
                         }
                     }
                     None => {
@@ -282,6 +282,13 @@ impl Engine<'_> {
         }
         self.write_turn();
         debug_assert!(self.schedule.borrow().idle());
+    }
+
+    /// A batch of the input, item by item (the schedule may go over [`Schedule::full`] by less than a batch).
+    async fn take_all(&self, batch: Batch, planner: &mut Planner<'_>) {
+        for item in batch {
+            self.take(item, planner).await;
+        }
     }
 
     /// One item of the input.

@@ -261,6 +261,40 @@ async fn a_dash_reads_standard_input() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_line_piped_in_alone_is_sent_before_the_next_one_comes() {
+    // Lines reach the engine in batches; a batch must not wait to fill up when nothing more is at hand (a feed
+    // such as `tail -f | etoro-token update --from -`).
+    let server = mock(MockConfig::default()).await;
+    let mut child = bulk_process(&server.base_url(), std::path::Path::new("-"), &[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for (sent, line) in to_strings(&lines(2)).iter().enumerate() {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while server.request_count() < sent + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "line {} was not sent while the input stayed open",
+                sent + 1
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(stdin);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(server.request_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_that_cannot_be_read_exits_5_and_sends_nothing() {
     let server = mock(MockConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
