@@ -26,11 +26,7 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2, the documented code for "invalid input or usage".
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    // Multi-threaded for every command: the bulk engine drives its requests from this thread while the
-    // connections' tasks run on the workers (measured against a current-thread runtime, interleaved, `xtask-bench
-    // --only bulk` on 2 cores at load 1.5 to 2.6: 0.836x raw reqwest with the journal against 0.769x, medians of
-    // 14 and 9 runs); prompts block a worker (`block_in_place`), and `mock` serves many clients at once.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_for(&cli.command) {
         Ok(runtime) => runtime,
         Err(err) => {
             output::note(&format!("error: cannot start the async runtime: {err}"));
@@ -52,6 +48,33 @@ fn main() -> ExitCode {
             Command::Mock(args) => mock::run(args).await,
         }
     })
+}
+
+/// The runtime of every command: multi-threaded, so that the bulk engine drives its requests from this thread
+/// while the connections' tasks run on the workers, prompts can block a worker (`block_in_place`) and `mock`
+/// serves many clients at once.
+///
+/// The workers get the cores the engine leaves: one fewer than the machine has (at least one). A worker per core
+/// besides the busy main thread only adds threads that look for work (on 2 cores, `xtask-bench --only bulk`
+/// interleaved: 0.85-0.87x raw reqwest with the journal against 0.72-0.78x, and 13% less CPU). `mock` drives
+/// nothing from this thread, so it keeps a worker per core; `TOKIO_WORKER_THREADS` overrides both.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    #[cfg(feature = "mock")]
+    let serves_only = matches!(command, Command::Mock(_));
+    #[cfg(not(feature = "mock"))]
+    let serves_only = false;
+    if !serves_only && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        builder.worker_threads(workers_beside_the_engine(cores));
+    }
+    builder.build()
+}
+
+/// The cores the main thread leaves, at least one.
+fn workers_beside_the_engine(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
 }
 
 /// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins
@@ -88,4 +111,16 @@ fn init_logging(verbose: u8) {
 fn env_filter_or(default: &str) -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workers_get_the_cores_the_engine_leaves() {
+        assert_eq!(workers_beside_the_engine(1), 1, "one core still gets a worker");
+        assert_eq!(workers_beside_the_engine(2), 1);
+        assert_eq!(workers_beside_the_engine(16), 15);
+    }
 }
