@@ -13,6 +13,7 @@ mod mock;
 mod options;
 mod output;
 mod report;
+mod safe_json;
 
 use std::process::ExitCode;
 

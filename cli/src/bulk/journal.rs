@@ -88,9 +88,9 @@ pub struct Journal {
     unkeyed: usize,
     /// The file does not end with a newline (a record cut short): write one before the next record.
     needs_newline: bool,
-    /// Records staged for the next write ([`Journal::stage`]), each escaped and ended by a newline. Kept between
+    /// Records staged for the next write ([`Journal::stage`]), each a line of escaped JSON. Kept between
     /// writes, so that the buffer is allocated once.
-    staged: String,
+    staged: Vec<u8>,
 }
 
 /// What earlier runs did, per token: taken from a [`Journal`] when a run starts.
@@ -122,9 +122,10 @@ pub struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// The record as one line of JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a record always serializes")
+    /// Appends the record to `out` as one line of JSON, with text from the network escaped
+    /// ([`crate::safe_json`]).
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        crate::safe_json::write_line(out, self);
     }
 }
 
@@ -163,7 +164,7 @@ impl Journal {
                     undecodable: 0,
                     unkeyed: 0,
                     needs_newline: false,
-                    staged: String::new(),
+                    staged: Vec::new(),
                 })
             }
             other => other,
@@ -224,7 +225,7 @@ impl Journal {
             undecodable: 0,
             unkeyed: 0,
             needs_newline: false,
-            staged: String::new(),
+            staged: Vec::new(),
         };
         journal
             .read(&file)
@@ -320,20 +321,18 @@ impl Journal {
         !self.history.is_empty() || self.undecodable > 0 || self.unkeyed > 0
     }
 
-    /// Appends one record (a line of JSON, [`Record::to_json`]) with a single `write` call, with whatever was
-    /// staged before it.
+    /// Appends one record with a single `write` call, with whatever was staged before it.
     #[cfg(test)]
-    pub fn append(&mut self, json: &str) -> io::Result<()> {
-        self.stage(json);
+    pub fn append(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.stage(record);
         self.write_staged()
     }
 
-    /// Stages one record (a line of JSON, [`Record::to_json`]) for the next [`Journal::write_staged`]. Text from
-    /// the network in it is escaped (the same JSON value), so `cat` or `tail -f` on the journal cannot drive a
+    /// Stages one record for the next [`Journal::write_staged`], serialized straight into the batch. Text from the
+    /// network in it is escaped (the same JSON value), so `cat` or `tail -f` on the journal cannot drive a
     /// terminal either.
-    pub fn stage(&mut self, json: &str) {
-        self.staged.push_str(&crate::output::escape(json));
-        self.staged.push('\n');
+    pub fn stage(&mut self, record: &Record<'_>) {
+        record.write_line(&mut self.staged);
     }
 
     /// Writes every staged record with a single `write` call: no userspace buffer holds them back afterwards.
@@ -346,10 +345,10 @@ impl Journal {
             (Some(file), true) => {
                 if self.needs_newline {
                     // A record cut short ends the file: a newline first, so that it cannot swallow the next one.
-                    self.staged.insert(0, '\n');
+                    self.staged.insert(0, b'\n');
                 }
                 let mut writer = file;
-                writer.write_all(self.staged.as_bytes())
+                writer.write_all(&self.staged)
             }
             _ => Err(io::Error::other("the journal was opened for reading only")),
         };
@@ -431,7 +430,7 @@ mod tests {
             occurrence: None,
             input_prefix: None,
         };
-        journal.append(&record.to_json()).unwrap();
+        journal.append(&record).unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(
             written.ends_with("\n{\"outcome\":\"started\"}\n"),
@@ -444,20 +443,37 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
         let mut journal = Journal::open(&path).unwrap();
-        journal.stage(r#"{"outcome":"started","line":1}"#);
-        journal.stage(r#"{"outcome":"updated","line":1,"error":"\u001b[31m"}"#);
+        fn record<'a>(outcome: &'static str, error: Option<&str>, input: Option<&'a RawValue>) -> Record<'a> {
+            Record {
+                report: Report {
+                    line: Some(1),
+                    outcome,
+                    error: error.map(str::to_owned),
+                    input,
+                    ..Report::default()
+                },
+                body: None,
+                occurrence: None,
+                input_prefix: None,
+            }
+        }
+        // An input line as given, with a tab between its fields.
+        let input = RawValue::from_string("{\"a\":\t\"\u{202e}\"}".to_owned()).unwrap();
+        journal.stage(&record("started", None, None));
+        journal.stage(&record("updated", Some("\u{1b}[31m\u{9b}"), Some(&input)));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "staged is not written");
         journal.write_staged().unwrap();
         journal.write_staged().unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             written,
-            "{\"outcome\":\"started\",\"line\":1}\n{\"outcome\":\"updated\",\"line\":1,\"error\":\"\\u001b[31m\"}\n",
-            "both, in order, once"
+            "{\"line\":1,\"outcome\":\"started\"}\n\
+             {\"line\":1,\"outcome\":\"updated\",\"error\":\"\\u001b[31m\\u009b\",\"input\":{\"a\": \"\\u202e\"}}\n",
+            "both, in order, once, escaped"
         );
         drop(journal);
         let mut reader = Journal::open_read_only(&path).unwrap();
-        reader.stage(r#"{"outcome":"started"}"#);
+        reader.stage(&record("started", None, None));
         assert!(reader.write_staged().is_err(), "a read-only journal refuses");
         assert!(
             reader.write_staged().is_ok(),

@@ -349,22 +349,19 @@ impl Engine<'_> {
         } = job;
         let request_id = resume_id.unwrap_or_else(Uuid::new_v4);
         // A record of this line with only its outcome: `started`, or `not-sent`.
-        let mark = |outcome| {
-            Record {
-                report: Report {
-                    line: Some(line),
-                    outcome,
-                    portfolio: Some(portfolio),
-                    token: Some(token),
-                    request_id: Some(request_id),
-                    at: Some(Utc::now()),
-                    ..Report::default()
-                },
-                body: Some(&body),
-                occurrence: Some(key.occurrence),
-                input_prefix: None,
-            }
-            .to_json()
+        let mark = |outcome| Record {
+            report: Report {
+                line: Some(line),
+                outcome,
+                portfolio: Some(portfolio),
+                token: Some(token),
+                request_id: Some(request_id),
+                at: Some(Utc::now()),
+                ..Report::default()
+            },
+            body: Some(&body),
+            occurrence: Some(key.occurrence),
+            input_prefix: None,
         };
         if !self.journal_started(&mark("started")).await {
             // Without its `started` record, a line must not be sent: a resume could not tell it was.
@@ -411,8 +408,7 @@ impl Engine<'_> {
             body: Some(&body),
             occurrence: Some(key.occurrence),
             input_prefix: None,
-        }
-        .to_json();
+        };
         self.journal_stage(&record);
         self.count(outcome, result.as_ref().err());
         self.emit(&record, || text_of(line, &result));
@@ -451,8 +447,7 @@ impl Engine<'_> {
             body: None,
             occurrence: None,
             input_prefix: bad.prefix.as_deref(),
-        }
-        .to_json();
+        };
         if !self.dry_run {
             self.journal_stage(&record);
         }

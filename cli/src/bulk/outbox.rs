@@ -10,6 +10,8 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
+use super::journal::Record;
+
 /// The turn a staged record is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(u64);
@@ -18,7 +20,7 @@ pub struct Ticket(u64);
 #[derive(Default)]
 pub struct Outbox {
     /// Escaped lines for standard output, each ended by a newline.
-    stdout: RefCell<String>,
+    stdout: RefCell<Vec<u8>>,
     /// Lines of text for standard error (escaped when written).
     stderr: RefCell<Vec<String>>,
     /// Something was staged in the journal during this turn.
@@ -34,7 +36,7 @@ pub struct Outbox {
 /// What a turn's end writes: taken out of the outbox, so that the writes borrow nothing of it.
 pub struct Batch {
     /// For standard output, as it is to be written.
-    pub stdout: String,
+    pub stdout: Vec<u8>,
     /// Lines for standard error.
     pub stderr: Vec<String>,
     /// The journal has records staged.
@@ -48,11 +50,9 @@ impl Outbox {
         Ticket(self.turn.get())
     }
 
-    /// Adds a line (already escaped, without its newline) for standard output.
-    pub fn print(&self, line: &str) {
-        let mut stdout = self.stdout.borrow_mut();
-        stdout.push_str(line);
-        stdout.push('\n');
+    /// Adds a record, as a line of JSON, for standard output.
+    pub fn print(&self, record: &Record<'_>) {
+        record.write_line(&mut self.stdout.borrow_mut());
     }
 
     /// Adds a line of text for standard error.
@@ -144,12 +144,25 @@ mod tests {
 
     #[test]
     fn output_is_gathered_in_order_and_taken_once() {
+        let record = |line| Record {
+            report: crate::report::Report {
+                line: Some(line),
+                outcome: "updated",
+                ..Default::default()
+            },
+            body: None,
+            occurrence: None,
+            input_prefix: None,
+        };
         let outbox = Outbox::default();
-        outbox.print("{\"a\":1}");
+        outbox.print(&record(1));
         outbox.say("line 1: updated".to_owned());
-        outbox.print("{\"a\":2}");
+        outbox.print(&record(2));
         let batch = outbox.take();
-        assert_eq!(batch.stdout, "{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(
+            batch.stdout,
+            b"{\"line\":1,\"outcome\":\"updated\"}\n{\"line\":2,\"outcome\":\"updated\"}\n"
+        );
         assert_eq!(batch.stderr, ["line 1: updated"]);
         assert!(!batch.journal);
         assert!(!outbox.pending());

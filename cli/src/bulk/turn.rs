@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use super::journal::Record;
 use super::outbox::Ticket;
 use super::{Engine, Stop};
 use crate::exit::Exit;
@@ -53,7 +54,7 @@ impl Engine<'_> {
             }
         }
         if !batch.stdout.is_empty() && !self.stdout_failed.get() {
-            if let Err(exit) = output::write_stdout(batch.stdout.as_bytes()) {
+            if let Err(exit) = output::write_stdout(&batch.stdout) {
                 self.stdout_failed.set(true);
                 self.stop_for(Stop::LocalIo, exit);
             }
@@ -63,7 +64,7 @@ impl Engine<'_> {
     }
 
     /// Stages a record for the journal, if there is one: written at the end of the turn, whose ticket this returns.
-    pub(super) fn journal_stage(&self, record: &str) -> Option<Ticket> {
+    pub(super) fn journal_stage(&self, record: &Record<'_>) -> Option<Ticket> {
         let mut journal = self.journal.borrow_mut();
         journal.as_mut()?.stage(record);
         Some(self.outbox.staged())
@@ -71,7 +72,7 @@ impl Engine<'_> {
 
     /// Stages a line's `started` record and waits until it is written: false when it could not be (the journal
     /// failed, the run stops). True at once without a journal.
-    pub(super) async fn journal_started(&self, record: &str) -> bool {
+    pub(super) async fn journal_started(&self, record: &Record<'_>) -> bool {
         match self.journal_stage(record) {
             Some(ticket) => self.outbox.written(ticket).await,
             None => true,
@@ -80,11 +81,11 @@ impl Engine<'_> {
 
     /// Prints one result: the record on stdout with `--json`, else a line of text on stderr; at the end of the
     /// turn.
-    pub(super) fn emit(&self, record: &str, text: impl FnOnce() -> String) {
+    pub(super) fn emit(&self, record: &Record<'_>, text: impl FnOnce() -> String) {
         if !self.json {
             self.outbox.say(text());
         } else if !self.stdout_failed.get() {
-            self.outbox.print(&output::escape(record));
+            self.outbox.print(record);
         }
     }
 

@@ -443,3 +443,52 @@ async fn an_expires_in_line_is_sent_from_now_and_a_rerun_skips_it() {
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_with_tabs_between_its_fields_is_journaled_as_json_and_skipped_on_a_rerun() {
+    let server = mock(MockConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal_path = dir.path().join("journal.jsonl");
+    // A tab and a carriage return between the fields: JSON whitespace, which the journal must not turn into an
+    // escape outside a string.
+    let line = format!(
+        "{{\"portfolio\":\t\"{}\",\r\"token\": \"{}\", \"ipsWhitelist\":[\"203.0.113.9\"]}}",
+        Uuid::new_v4(),
+        Uuid::new_v4()
+    );
+    let file = write_lines(dir.path(), "in.jsonl", &[line]);
+    let run = || {
+        bulk(&server.base_url(), &file, &["--json", "--journal"])
+            .arg(&journal_path)
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each printed line is JSON"))
+        .collect();
+    assert_eq!(printed[0]["outcome"], "updated", "{printed:?}");
+    assert_eq!(
+        printed[0]["input"]["ipsWhitelist"][0], "203.0.113.9",
+        "the input, as given"
+    );
+    let text = std::fs::read_to_string(&journal_path).unwrap();
+    assert!(!text.contains(['\t', '\r']), "no raw control character: {text:?}");
+    assert_eq!(
+        text.lines().count(),
+        journal(&journal_path).len(),
+        "every record reads back: {text}"
+    );
+
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        server.request_count(),
+        1,
+        "the line is done, not sent again: {}",
+        stderr(&output)
+    );
+}
