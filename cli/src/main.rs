@@ -51,31 +51,27 @@ fn main() -> ExitCode {
     })
 }
 
-/// The runtime of every command: multi-threaded, so that the bulk engine drives its requests from this thread
-/// while the connections' tasks run on the workers, prompts can block a worker (`block_in_place`) and `mock`
-/// serves many clients at once.
+/// The runtime a command runs on.
 ///
-/// The workers get the cores the engine leaves: one fewer than the machine has (at least one). A worker per core
-/// besides the busy main thread only adds threads that look for work (on 2 cores, `xtask-bench --only bulk`
-/// interleaved: 0.85-0.87x raw reqwest with the journal against 0.72-0.78x, and 13% less CPU). `mock` drives
-/// nothing from this thread, so it keeps a worker per core; `TOKIO_WORKER_THREADS` overrides both.
+/// Most commands run on one thread: a bulk run's engine, its requests and their connections then share it, with
+/// no hand-over between threads for each request (the file's reader has a thread of its own either way). Measured
+/// on 2 cores against a multi-threaded runtime whose workers ran the connections (`xtask-bench --only bulk
+/// --bulk-lines 20000`, interleaved): 0.83-0.87x raw reqwest with the journal against 0.80-0.87x, 0.92-0.99x
+/// without it against 0.85-0.90x, and 0.80x against 0.68x in front of the stateful mock, which needs the CPU too.
+///
+/// `revoke` and `rotate` get a multi-threaded runtime, since their prompt blocks a worker (`block_in_place`), and
+/// so does `mock`, which serves many clients at once.
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
     #[cfg(feature = "mock")]
-    let serves_only = matches!(command, Command::Mock(_));
+    let serves = matches!(command, Command::Mock(_));
     #[cfg(not(feature = "mock"))]
-    let serves_only = false;
-    if !serves_only && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        builder.worker_threads(workers_beside_the_engine(cores));
-    }
-    builder.build()
-}
-
-/// The cores the main thread leaves, at least one.
-fn workers_beside_the_engine(cores: usize) -> usize {
-    cores.saturating_sub(1).max(1)
+    let serves = false;
+    let mut builder = if serves || matches!(command, Command::Revoke(_) | Command::Rotate(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()
 }
 
 /// `-v` shows the client's retries and waits (`etoro_client=debug`), `-vv` everything at debug; `RUST_LOG` wins
@@ -112,16 +108,4 @@ fn init_logging(verbose: u8) {
 fn env_filter_or(default: &str) -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_workers_get_the_cores_the_engine_leaves() {
-        assert_eq!(workers_beside_the_engine(1), 1, "one core still gets a worker");
-        assert_eq!(workers_beside_the_engine(2), 1);
-        assert_eq!(workers_beside_the_engine(16), 15);
-    }
 }

@@ -122,7 +122,8 @@ const WAITING_PER_WORKER: usize = 64;
 /// the summary and, when the run stopped early, how to resume. Memory holds the lines waiting for their turn (a
 /// bounded number: reading pauses while they drain), not the file.
 ///
-/// The engine is one task, on the caller's: the connections it waits for run on the runtime's workers.
+/// The engine is one task, on the caller's; on the CLI's one-thread runtime the connections it waits for share
+/// its thread.
 pub async fn run(client: &Client, source: mpsc::Receiver<Batch>, mut options: Options) -> Summary {
     let started = Instant::now();
     if let Some(journal) = &options.journal {
