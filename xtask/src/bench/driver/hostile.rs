@@ -54,7 +54,7 @@ pub fn hostile(servers: &Servers, cli: &Path, out: &Path, report: &mut Report) -
         "hostile_quota_requests_first_minute",
         Row::new(
             format!(
-                "hostile quota: `update --from` ({LINES} lines, concurrency {CONCURRENCY}) against a server that \
+                "8. hostile quota: `update --from` ({LINES} lines, concurrency {CONCURRENCY}) against a server that \
                  answers every request 429 without hints: requests in the first {} s",
                 WATCH.as_secs()
             ),
