@@ -66,9 +66,14 @@ impl Setup {
 
     /// The same, run in `dir`.
     fn rotate_in(&self, dir: &std::path::Path, extra: &[&str]) -> tokio::process::Command {
+        self.rotate_token_in(dir, TOKEN, extra)
+    }
+
+    /// `rotate --yes` of another token of the README agent-portfolio, run in `dir`, plus `extra`.
+    fn rotate_token_in(&self, dir: &std::path::Path, token: &str, extra: &[&str]) -> tokio::process::Command {
         let mut cmd = self.command(dir);
         cmd.args(["rotate", "--base-url", &self.proxy.base_url(), "--portfolio", PORTFOLIO])
-            .args(["--token", TOKEN, "--yes"])
+            .args(["--token", token, "--yes"])
             .args(extra);
         cmd
     }

@@ -52,16 +52,7 @@ async fn the_new_token_keeps_the_old_ones_ips_and_expiry() {
         .ips_whitelist(["198.51.100.7".parse().unwrap(), "198.51.100.8".parse().unwrap()])
         .expires_at(expiry);
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token.clone())]).await;
-    let mut cmd = s.command(s.dir.path());
-    cmd.args([
-        "rotate",
-        "--base-url",
-        &s.proxy.base_url(),
-        "--portfolio",
-        PORTFOLIO,
-        "--yes",
-    ])
-    .args(["--token", &old.to_string(), "--secret-file", "ops.secret"]);
+    let mut cmd = s.rotate_token_in(s.dir.path(), &old.to_string(), &["--secret-file", "ops.secret"]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let left = tokens(&s.server);
@@ -80,17 +71,8 @@ async fn scope_ids_only_are_never_mapped_to_names_by_guessing() {
     let token = Token::new(old, "legacy").scope_ids([200, 211]);
     let s = setup(vec![Portfolio::new(portfolio_id(), "p").token(token)]).await;
     let rotate = |extra: &[&str]| {
-        let mut cmd = s.command(s.dir.path());
-        cmd.args([
-            "rotate",
-            "--base-url",
-            &s.proxy.base_url(),
-            "--portfolio",
-            PORTFOLIO,
-            "--yes",
-        ])
-        .args(["--token", &old.to_string(), "--secret-file", "legacy.secret"])
-        .args(extra);
+        let mut cmd = s.rotate_token_in(s.dir.path(), &old.to_string(), &["--secret-file", "legacy.secret"]);
+        cmd.args(extra);
         cmd
     };
     let output = run(&mut rotate(&[])).await;
@@ -169,16 +151,7 @@ async fn a_second_run_while_the_first_is_in_flight_is_refused_and_a_foreign_stat
     // The state of this rotation does not serve another token's.
     let other = Uuid::new_v4().to_string();
     let state = s.state_path().display().to_string();
-    let mut cmd = s.command(s.dir.path());
-    cmd.args([
-        "rotate",
-        "--base-url",
-        &s.proxy.base_url(),
-        "--portfolio",
-        PORTFOLIO,
-        "--yes",
-    ])
-    .args(["--token", &other, "--state", &state, "--secret-file", SECRET_FILE]);
+    let mut cmd = s.rotate_token_in(s.dir.path(), &other, &["--state", &state, "--secret-file", SECRET_FILE]);
     let output = run(&mut cmd).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(TOKEN), "{}", stderr(&output));
