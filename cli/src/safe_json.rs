@@ -23,10 +23,6 @@ pub struct SafeJson;
 
 impl Formatter for SafeJson {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
-        // The fragments of a record are short and nearly always printable ASCII: checked here, inline.
-        if fragment.bytes().all(|byte| matches!(byte, b' '..=b'~')) {
-            return writer.write_all(fragment.as_bytes());
-        }
         writer.write_all(escape(fragment).as_bytes())
     }
 

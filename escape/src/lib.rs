@@ -39,10 +39,20 @@ pub fn is_escaped(c: char) -> bool {
 }
 
 /// `text` with every character [`is_escaped`] says written as `\uXXXX` (borrowed when there is none).
+#[inline]
 pub fn escape(text: &str) -> Cow<'_, str> {
-    // Printable ASCII throughout (nearly every line a bulk run writes) is checked a byte at a time, which the
-    // compiler vectorizes; only other text is decoded and looked up.
-    if text.bytes().all(|byte| matches!(byte, b' '..=b'~')) || !text.chars().any(is_escaped) {
+    // Printable ASCII throughout (nearly every line a bulk run writes, and the short fragments of its JSON records)
+    // is checked a byte at a time, inline at the caller, which the compiler vectorizes; only other text is decoded
+    // and looked up.
+    if text.bytes().all(|byte| matches!(byte, b' '..=b'~')) {
+        return Cow::Borrowed(text);
+    }
+    escape_other(text)
+}
+
+/// [`escape`] of text that is not printable ASCII throughout.
+fn escape_other(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 12);
