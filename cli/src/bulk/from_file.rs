@@ -90,9 +90,9 @@ pub async fn update_from(args: FromFile<'_>) -> Exit {
 }
 
 /// Reads and checks the lines of `reader` on a thread of its own, and hands them to the engine in file order (at
-/// most [`READ_AHEAD`](super::READ_AHEAD) ahead of it: the thread waits while the engine is behind). A batch goes as soon as it is
-/// full or the next line is not at hand (nothing more is buffered), so that lines piped in one by one are not
-/// held back waiting for more.
+/// most [`READ_AHEAD`](super::READ_AHEAD) ahead of it: the thread waits while the engine is behind). A batch goes
+/// as soon as it is full or the next line is not at hand (nothing more is buffered), so that lines piped in one by
+/// one are not held back waiting for more.
 fn read(reader: input::Input, shown: String, version: ApiVersion) -> mpsc::Receiver<Batch> {
     let (sender, receiver) = source::channel();
     std::thread::spawn(move || {
@@ -109,8 +109,8 @@ fn read(reader: input::Input, shown: String, version: ApiVersion) -> mpsc::Recei
             if batch.len() < BATCH && !unreadable && !lines.reader().buffer().is_empty() {
                 continue;
             }
-            // The engine is gone (the process is ending): nothing left to read for.
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            // A failed send: the engine is gone (the process is ending), nothing is left to read for.
             if sender.blocking_send(full).is_err() || unreadable {
                 return;
             }
