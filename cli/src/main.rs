@@ -62,14 +62,11 @@ fn main() -> ExitCode {
 /// `revoke` and `rotate` get a multi-threaded runtime, since their prompt blocks a worker (`block_in_place`), and
 /// so does `mock`, which serves many clients at once.
 fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
-    #[cfg(feature = "mock")]
-    let serves = matches!(command, Command::Mock(_));
-    #[cfg(not(feature = "mock"))]
-    let serves = false;
-    let mut builder = if serves || matches!(command, Command::Revoke(_) | Command::Rotate(_)) {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
+    let mut builder = match command {
+        Command::Revoke(_) | Command::Rotate(_) => tokio::runtime::Builder::new_multi_thread(),
+        #[cfg(feature = "mock")]
+        Command::Mock(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
     };
     builder.enable_all().build()
 }
